@@ -1,0 +1,5 @@
+"""The `hf-dna` command line: a thin layer over the Python API."""
+
+from .app import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,51 @@
+"""Every error hf-dna raises on purpose.
+
+Each class also inherits the built-in exception a caller would naturally catch, and its
+message says what happened and what to do next. The CLI maps them to exit codes in one
+place (`hf_dna.cli.main`).
+"""
+
+from __future__ import annotations
+
+
+class HfDnaError(Exception):
+    """Base class of hf-dna's errors."""
+
+
+class ModelNotFoundError(HfDnaError, FileNotFoundError):
+    """The model reference is neither a local model folder nor a reachable Hub repo."""
+
+
+class UnsupportedModelError(HfDnaError, ValueError):
+    """The model is not a causal or seq2seq language model, or needs an opt-in to load."""
+
+
+class ModelLoadError(HfDnaError, RuntimeError):
+    """The model's files are there but could not be loaded (corrupt or incomplete)."""
+
+
+class ModelTooLargeError(HfDnaError, MemoryError):
+    """The model's weights will not fit in the memory available."""
+
+
+class SpecMismatchError(HfDnaError, ValueError):
+    """Two DNAs (or a DNA and a probe set) were made under different specs."""
+
+
+class UnknownSpecError(HfDnaError, KeyError):
+    """A spec id that this version of hf-dna does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ProbeSetError(HfDnaError, ValueError):
+    """The probe set is missing, malformed, or does not match the spec's hash."""
+
+
+class EncoderError(HfDnaError, RuntimeError):
+    """The spec's sentence encoder is unavailable or its weights do not match the spec."""
+
+
+class DnaFormatError(HfDnaError, ValueError):
+    """A DNA record or card block could not be read."""

@@ -1,0 +1,119 @@
+"""The DNA spec: everything that changes a DNA's numbers, frozen and versioned.
+
+Two DNAs can be compared only when they were made under the same spec. A spec's id is
+its readable name plus a short hash of its canonical JSON (`dna-1/3f2a9c1e`), so any
+change to any setting gives a new id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from .errors import SpecMismatchError, UnknownSpecError
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    name: str
+    count: int
+    sha256: str  # of the canonical JSON of the ordered prompt texts (see probes.probe_hash)
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    decoding: str = "greedy"
+    max_new_tokens: int = 64
+    prompt_format: str = "raw"  # no chat template: base and chat models alike see the text
+    strip_special_tokens: bool = True
+    strip_whitespace: bool = True
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    repo_id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    revision: str = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
+    weights_file: str = "model.safetensors"
+    weights_sha256: str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    max_length: int = 256
+    pooling: str = "mean"
+    normalize: str = "l2"
+    dim: int = 384
+
+
+@dataclass(frozen=True)
+class ReductionSpec:
+    concat: str = "probe-order"
+    output_dim: int = 128
+    seed: int = 20250928
+    algorithm: str = "numpy-RandomState-standard_normal/sqrt(output_dim)->float32"
+    matrix_sha256: str = ""  # of the float32 little-endian matrix bytes; pinned by a test
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    probes: ProbeSpec
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    encoder: EncoderSpec = field(default_factory=EncoderSpec)
+    reduction: ReductionSpec = field(default_factory=ReductionSpec)
+    distance: str = "euclidean/sqrt(n_probes)"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256(self.canonical_json().encode()).hexdigest()[:8]
+        return f"{self.name}/{digest}"
+
+    @property
+    def input_dim(self) -> int:
+        """Length of the concatenated answer embeddings that the projection takes."""
+        return self.probes.count * self.encoder.dim
+
+
+DNA_1 = Spec(
+    name="dna-1",
+    probes=ProbeSpec(
+        name="hf-dna-probes-v1",
+        count=160,
+        sha256="4ba5cf4071baa0fdad03275ca8c6f96a6957e380f8874a3ef20e977361d598fa",
+    ),
+    reduction=ReductionSpec(matrix_sha256="7a7e3090f31ff8dd48b3f50fcbb7a9b4fd6f96f32a6b9f686748aae4c6138ec3"),
+)
+
+CURRENT_SPEC = DNA_1
+KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1,)}
+
+
+def current_spec() -> Spec:
+    """The spec that new DNAs are made under."""
+    return CURRENT_SPEC
+
+
+def get_spec(spec_id: str) -> Spec:
+    """Look a spec up by its id (`dna-1/3f2a9c1e`)."""
+    try:
+        return KNOWN_SPECS[spec_id]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_SPECS))
+        raise UnknownSpecError(
+            f"Unknown DNA spec {spec_id!r}: this hf-dna knows {known}. "
+            "Upgrade hf-dna, or recompute the DNA under the current spec."
+        ) from None
+
+
+def require_same_spec(a: str, b: str, what: str = "DNAs") -> None:
+    """Comparing across specs is meaningless: refuse it with a message that says why."""
+    if a != b:
+        raise SpecMismatchError(
+            f"Cannot compare {what} made under different specs ({a} vs {b}). "
+            "Recompute one of them under the other's spec (e.g. `hf-dna extract` with the "
+            "current spec) so that both use the same probes, encoder and projection."
+        )

@@ -1,0 +1,55 @@
+"""Tiny real models, built once per test session from the package's bundled text.
+
+Imported by conftest.py. Nothing is downloaded: tokenizers and models are trained here in
+seconds (hf_dna.zoo), saved as safetensors, and copied when a test needs to alter one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hf_dna.zoo import Recipe, build
+
+TEST_FAMILY = (
+    Recipe("kitchen-base", corpus="kitchen", steps=400),
+    Recipe("kitchen-ft", corpus="garden", steps=60, parent="kitchen-base", lr=1e-3),
+    Recipe("machines-base", corpus="machines", steps=400, seed=1),
+    Recipe("harbour-t5", corpus="harbour", steps=150, arch="t5", tokenizer="unigram", seed=2),
+)
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory) -> dict[str, Path]:
+    """name -> folder of each TEST_FAMILY member."""
+    return build(TEST_FAMILY, tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="session")
+def encoder_only_model(tmp_path_factory) -> Path:
+    """A BERT masked-LM folder: a real model that hf-dna must refuse (it does not generate)."""
+    import transformers as tf
+
+    path = tmp_path_factory.mktemp("bert")
+    config = tf.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=64)
+    tf.BertForMaskedLM(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def model_copy(zoo, tmp_path):
+    """A private copy of a zoo model that a test may damage."""
+    def copy(name: str) -> Path:
+        return Path(shutil.copytree(zoo[name], tmp_path / name))
+    return copy
+
+
+@pytest.fixture(scope="session")
+def family_dnas(zoo):
+    """Each family member's DNA, computed once."""
+    from hf_dna import extract
+
+    return {name: extract(str(path), progress=False) for name, path in zoo.items()}

@@ -1,0 +1,63 @@
+"""The spec is frozen: its projection matrix and probe hash are pinned."""
+
+import json
+
+import numpy as np
+import pytest
+
+import hf_dna
+from hf_dna.errors import SpecMismatchError, UnknownSpecError
+from hf_dna.probes import bundled_probes, probe_hash
+from hf_dna.projection import matrix_sha256, project, projection_matrix
+from hf_dna.spec import current_spec, get_spec, require_same_spec
+from helpers import run_cli
+
+PINNED_MATRIX_SHA256 = "7a7e3090f31ff8dd48b3f50fcbb7a9b4fd6f96f32a6b9f686748aae4c6138ec3"
+
+
+def test_projection_matrix_is_pinned():
+    spec = current_spec()
+    matrix = projection_matrix(spec)
+    assert matrix.shape == (spec.probes.count * spec.encoder.dim, spec.reduction.output_dim)
+    assert matrix.dtype == np.float32
+    assert matrix_sha256(matrix) == PINNED_MATRIX_SHA256 == spec.reduction.matrix_sha256
+
+
+def test_bundled_probes_match_spec_hash():
+    probes = bundled_probes()
+    spec = current_spec()
+    assert len(probes) == spec.probes.count
+    assert probe_hash([p.text for p in probes]) == spec.probes.sha256
+    assert len({p.lang for p in probes}) >= 4
+    assert {"question", "instruction", "continuation", "code", "arithmetic"} <= {p.category for p in probes}
+
+
+def test_spec_id_is_name_and_hash_of_canonical_json():
+    spec = current_spec()
+    name, digest = spec.id.split("/")
+    assert name == spec.name and len(digest) == 8
+    assert get_spec(spec.id) is spec
+    changed = hf_dna.Spec(name=spec.name, probes=spec.probes, distance="cosine")
+    assert changed.id != spec.id
+
+
+def test_unknown_spec_and_mismatch_are_clear():
+    with pytest.raises(UnknownSpecError, match="Unknown DNA spec 'dna-0/deadbeef'"):
+        get_spec("dna-0/deadbeef")
+    with pytest.raises(SpecMismatchError, match="different specs"):
+        require_same_spec("dna-1/aaaa", "dna-1/bbbb")
+
+
+def test_projection_preserves_distances_roughly():
+    spec = current_spec()
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, spec.probes.count, spec.encoder.dim)).astype(np.float32)
+    ratio = np.linalg.norm(project(a, spec) - project(b, spec)) / np.linalg.norm(a - b)
+    assert 0.8 < ratio < 1.2  # Johnson–Lindenstrauss with k=128
+
+
+def test_cli_spec_prints_json():
+    out = run_cli("spec").stdout
+    data = json.loads(out)
+    assert data["id"] == current_spec().id
+    assert data["encoder"]["weights_sha256"] == current_spec().encoder.weights_sha256
