@@ -49,3 +49,27 @@ class EncoderError(HfDnaError, RuntimeError):
 
 class DnaFormatError(HfDnaError, ValueError):
     """A DNA record or card block could not be read."""
+
+
+class CardError(HfDnaError, ValueError):
+    """A model card cannot take the hf_dna block (its YAML does not parse, say)."""
+
+
+class HubWriteError(HfDnaError, PermissionError):
+    """A write to a Hub repo was refused or failed; the repo is left as it was."""
+
+
+class RegistryError(HfDnaError, RuntimeError):
+    """The DNA registry could not be read or written."""
+
+
+class RegistryPermissionError(RegistryError, PermissionError):
+    """The user may not write to this registry (not logged in, or not the owner)."""
+
+
+class RegistryWriteError(RegistryError):
+    """A write to the registry failed (server error, dropped connection); nothing was written."""
+
+
+class RegistryConflictError(RegistryError):
+    """Too many concurrent writers: the registry's commit kept moving while we retried."""

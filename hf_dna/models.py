@@ -88,24 +88,30 @@ def _read_local_card(path: Path) -> dict:
 
 def _resolve_hub(repo_id: str, revision: str | None, token: str | None,
                  allow_pickle: bool, max_bytes: int | None) -> ResolvedModel:
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub import snapshot_download
 
-    api = HfApi(token=token)
-    try:
-        info = api.model_info(repo_id, revision=revision, files_metadata=True)
-    except GatedRepoError as exc:
-        raise ModelNotFoundError(f"{repo_id} is gated or private: log in with `hf auth login` (or set HF_TOKEN) with access to it.") from exc
-    except RevisionNotFoundError as exc:
-        raise ModelNotFoundError(f"{repo_id} has no revision {revision!r}. Check the branch, tag or commit.") from exc
-    except RepositoryNotFoundError as exc:
-        raise ModelNotFoundError(f"No model {repo_id!r} on the Hub (or it is private). Check the id, or pass a local folder.") from exc
+    info = hub_model_info(repo_id, revision, token, files_metadata=True)
     patterns = _weight_patterns([s.rfilename for s in info.siblings or []], repo_id, allow_pickle)
     _check_fits(info, patterns, max_bytes)
     local = snapshot_download(repo_id, revision=info.sha, allow_patterns=list(SIDE_FILES) + patterns, token=token)
     created = info.created_at.isoformat().replace("+00:00", "Z") if isinstance(info.created_at, datetime) else None
     card = info.card_data.to_dict() if info.card_data is not None else {}
     return ResolvedModel(model_id=info.id, revision=info.sha, local_dir=Path(local), created_at=created, card_data=card)
+
+
+def hub_model_info(repo_id: str, revision: str | None, token: str | None, files_metadata: bool = False):
+    """huggingface_hub's model_info, with its errors turned into ones that say what to do."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        return HfApi(token=token).model_info(repo_id, revision=revision, files_metadata=files_metadata)
+    except GatedRepoError as exc:
+        raise ModelNotFoundError(f"{repo_id} is gated or private: log in with `hf auth login` (or set HF_TOKEN) as a user with access to it.") from exc
+    except RevisionNotFoundError as exc:
+        raise ModelNotFoundError(f"{repo_id} has no revision {revision!r}. Check the branch, tag or commit.") from exc
+    except RepositoryNotFoundError as exc:
+        raise ModelNotFoundError(f"No model {repo_id!r} on the Hub (or it is private and you are not logged in). Check the id, or pass a local folder.") from exc
 
 
 def _weight_patterns(files: list[str], repo_id: str, allow_pickle: bool) -> list[str]:

@@ -69,3 +69,54 @@ def _probes_from_hub(source: str, token: str | None) -> list[Probe]:
     if missing:
         raise ProbeSetError(f"The probe dataset {source} lacks the column(s) {sorted(missing)}.")
     return [Probe(id=r["id"], category=r["category"], lang=r["lang"], text=r["text"]) for r in table]
+
+
+def publish_probes(repo_id: str, spec: Spec, *, token: str | None = None, private: bool = False) -> str:
+    """Push the bundled probe set as an HF dataset (parquet + a card giving its hash), in one
+    commit; returns the commit URL. `--probes hf://datasets/REPO` then loads it, hash-checked."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    probes = bundled_probes()
+    verify_probes(probes, spec, "the bundled probe set")
+    table = pa.Table.from_pylist([p.__dict__ for p in probes])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    card = _probe_card(repo_id, spec)
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=private)
+    info = api.create_commit(repo_id, [CommitOperationAdd("data/train-00000-of-00001.parquet", buffer.getvalue()),
+                                       CommitOperationAdd("README.md", card.encode())],
+                             commit_message=f"hf-dna probe set {spec.probes.name}", repo_type="dataset")
+    return info.commit_url
+
+
+def _probe_card(repo_id: str, spec: Spec) -> str:
+    return f"""---
+tags:
+- hf-dna
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+hf_dna_probes:
+  name: {spec.probes.name}
+  count: {spec.probes.count}
+  sha256: {spec.probes.sha256}
+  spec: {spec.id}
+---
+
+# {spec.probes.name}: the probe prompts of hf-dna spec `{spec.id}`
+
+{spec.probes.count} prompts, in order (columns `id`, `category`, `lang`, `text`). Every model
+answers them greedily; the answers, embedded and projected, are the model's DNA.
+
+The sha256 of the ordered texts (JSON list, UTF-8, no spaces) is `{spec.probes.sha256}`;
+hf-dna refuses a copy whose hash differs. Use it with:
+
+    hf-dna extract MODEL --probes hf://datasets/{repo_id}
+"""
