@@ -22,6 +22,12 @@ _EXPORTS = {
     "current_spec": "spec",
     "get_spec": "spec",
     "load_probes": "probes",
+    "Registry": "registry",
+    "RegistryRow": "registry",
+    "open_registry": "registry",
+    "tree": "phylo",
+    "map": "phylo",
+    "matrix": "phylo",
 }
 
 __all__ = ["__version__", *_EXPORTS]

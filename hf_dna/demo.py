@@ -6,7 +6,6 @@ and an unrelated model trained on different text; the fine-tune's DNA sits neare
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +13,8 @@ import numpy as np
 
 from .dna import DNA
 from .extraction import extract
+from .paths import cache_dir
 from .zoo import DEMO_FAMILY, build
-
-
-def cache_dir() -> Path:
-    """hf-dna's own cache (demo models, default registry): HF_DNA_CACHE or ~/.cache/hf-dna."""
-    return Path(os.environ.get("HF_DNA_CACHE") or Path.home() / ".cache" / "hf-dna")
 
 
 @dataclass

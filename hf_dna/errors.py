@@ -73,3 +73,15 @@ class RegistryWriteError(RegistryError):
 
 class RegistryConflictError(RegistryError):
     """Too many concurrent writers: the registry's commit kept moving while we retried."""
+
+
+class NotInRegistryError(HfDnaError, LookupError):
+    """A model (or any DNA of a spec) is not in the registry: stamp it first."""
+
+
+class PhyloError(HfDnaError, ValueError):
+    """A tree, map or matrix cannot be drawn from these models (too few, or a bad option)."""
+
+
+class WhoisError(HfDnaError, LookupError):
+    """whois cannot answer: the registry is empty or holds another spec."""

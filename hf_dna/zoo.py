@@ -107,7 +107,7 @@ def token_stream(tokenizer, text: str) -> list[int]:
 
 def save(model, tokenizer, path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path, safe_serialization=True)
+    model.save_pretrained(path)  # safetensors: transformers' default
     tokenizer.save_pretrained(path)
     return path
 
@@ -122,19 +122,32 @@ def load(path: Path):
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to build one zoo member: from scratch (`parent` None) or from a built member."""
+    """How to build one zoo member.
+
+    kind "train": from scratch (no `parent`) or fine-tuning `parent` on `corpus`;
+    "merge": the weight average of `parent` and `other` (same architecture and tokenizer);
+    "half": `parent` stored in float16; "distill": a new `arch` model with its own tokenizer,
+    trained on text sampled from the teacher `parent` (prompted with `corpus`).
+    """
 
     name: str
-    corpus: str
-    steps: int
+    corpus: str = ""
+    steps: int = 0
     arch: Arch = "gpt2"
     parent: str | None = None
     seed: int = 0
     lr: float = 3e-3
     tokenizer: Literal["bpe", "unigram"] = "bpe"
+    kind: Literal["train", "merge", "half", "distill"] = "train"
+    other: str | None = None
 
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps([ZOO_VERSION, self.__dict__], sort_keys=True).encode()).hexdigest()[:12]
+    @property
+    def sources(self) -> list[str]:
+        return [s for s in (self.parent, self.other) if s]
+
+    def key(self, source_keys: list[str]) -> str:
+        payload = json.dumps([ZOO_VERSION, self.__dict__, source_keys], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 # The demo family: a base, a light fine-tune of it on other text, and an unrelated model.
@@ -146,8 +159,8 @@ DEMO_FAMILY = (
 
 
 def build(recipes: tuple[Recipe, ...] | list[Recipe], root: Path) -> dict[str, Path]:
-    """Build (or reuse, when the recipe is unchanged) each member under `root/name`."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    """Build (or reuse, when the recipe and its sources are unchanged) each member under
+    `root/name`, in order: a member's sources must come before it."""
     paths: dict[str, Path] = {}
     for recipe in recipes:
         paths[recipe.name] = _build_one(recipe, root, paths)
@@ -157,18 +170,66 @@ def build(recipes: tuple[Recipe, ...] | list[Recipe], root: Path) -> dict[str, P
 def _build_one(recipe: Recipe, root: Path, built: dict[str, Path]) -> Path:
     path = root / recipe.name
     stamp = path / ".zoo-recipe"
-    parent_key = (built[recipe.parent] / ".zoo-recipe").read_text() if recipe.parent else ""
-    key = recipe.key() + parent_key
+    key = recipe.key([(built[s] / ".zoo-recipe").read_text() for s in recipe.sources])
     if stamp.is_file() and stamp.read_text() == key:
         return path
     if path.exists():
         shutil.rmtree(path)
+    model, tokenizer = BUILDERS[recipe.kind](recipe, built)
+    save(model, tokenizer, path)
+    stamp.write_text(key)
+    return path
+
+
+def _train_recipe(recipe: Recipe, built: dict[str, Path]):
     if recipe.parent:
         model, tokenizer = load(built[recipe.parent])
     else:
         tokenizer = train_tokenizer(corpus(recipe.corpus), kind=recipe.tokenizer)
         model = new_model(recipe.arch, len(tokenizer), seed=recipe.seed)
-    train(model, tokenizer, corpus(recipe.corpus), recipe.steps, lr=recipe.lr, seed=recipe.seed)
-    save(model, tokenizer, path)
-    stamp.write_text(key)
-    return path
+    return train(model, tokenizer, corpus(recipe.corpus), recipe.steps, lr=recipe.lr, seed=recipe.seed), tokenizer
+
+
+def _merge_recipe(recipe: Recipe, built: dict[str, Path]):
+    model, tokenizer = load(built[recipe.parent])
+    other, _ = load(built[recipe.other])
+    other_state = other.state_dict()
+    merged = {k: (v + other_state[k]) / 2 if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.load_state_dict(merged)
+    return model, tokenizer
+
+
+def _half_recipe(recipe: Recipe, built: dict[str, Path]):
+    model, tokenizer = load(built[recipe.parent])
+    return model.half(), tokenizer
+
+
+def _distill_recipe(recipe: Recipe, built: dict[str, Path]):
+    teacher, teacher_tok = load(built[recipe.parent])
+    text = sample_text(teacher, teacher_tok, corpus(recipe.corpus), seed=recipe.seed)
+    tokenizer = train_tokenizer(text, kind=recipe.tokenizer)
+    student = new_model(recipe.arch, len(tokenizer), seed=recipe.seed)
+    return train(student, tokenizer, text, recipe.steps, lr=recipe.lr, seed=recipe.seed), tokenizer
+
+
+@torch.inference_mode()
+def sample_text(model, tokenizer, prompt_text: str, *, seed: int, n: int = 192, tokens: int = 96) -> str:
+    """Text sampled from a teacher, prompted with the first words of `prompt_text`'s paragraphs:
+    the training data of a distilled student."""
+    torch.manual_seed(seed)
+    starts = [" ".join(p.split()[:4]) for p in prompt_text.split("\n\n") if p.strip()]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    paragraphs = []
+    for i in range(0, n, 32):
+        batch = [starts[(i + j) % len(starts)] for j in range(32)]
+        enc = [tokenizer(b)["input_ids"] for b in batch]
+        width = max(map(len, enc))
+        ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc])
+        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc])
+        out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_k=40, max_new_tokens=tokens,
+                             pad_token_id=pad)
+        paragraphs += tokenizer.batch_decode(out, skip_special_tokens=True)
+    return "\n\n".join(p.strip() for p in paragraphs if p.strip())
+
+
+BUILDERS = {"train": _train_recipe, "merge": _merge_recipe, "half": _half_recipe, "distill": _distill_recipe}

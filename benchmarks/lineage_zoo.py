@@ -1,0 +1,51 @@
+"""The lineage benchmark's model zoo: families with known lineage, and hard negatives.
+
+Four founders of different architectures and tokenizers, each trained on its own text.
+Per family, in the registry (stamped with declared lineage): the founder, two fine-tunes and
+a same-data twin. Queried with nothing declared: a grandchild, a merge of the two
+fine-tunes, a float16 copy, a distilled student of another architecture, a third fine-tune,
+and a second same-data twin (whose only "relatives" are twins: nothing may be flagged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hf_dna.zoo import CORPORA, Recipe
+
+FOUNDERS = (("kitchen", "gpt2", "bpe"), ("harbour", "llama", "unigram"),
+            ("machines", "gpt2", "unigram"), ("garden", "llama", "bpe"))
+FT = dict(steps=80, lr=1e-3)
+
+
+@dataclass(frozen=True)
+class Member:
+    recipe: Recipe
+    family: str
+    true_parents: tuple[str, ...]  # what the model really came from
+    in_registry: bool  # stamped with its declared lineage; else queried with nothing declared
+
+
+def family(index: int) -> list[Member]:
+    corpus, arch, tok = FOUNDERS[index]
+    other = [CORPORA[(CORPORA.index(corpus) + k) % len(CORPORA)] for k in (1, 2, 3)]
+    f = corpus
+    student_arch = "llama" if arch == "gpt2" else "gpt2"
+    spec = [
+        (Recipe(f, corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index), (), True),
+        (Recipe(f"{f}-twin", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index + 100), (), True),
+        (Recipe(f"{f}-ft-a", corpus=other[0], parent=f, seed=index + 10, **FT), (f,), True),
+        (Recipe(f"{f}-ft-b", corpus=other[1], parent=f, seed=index + 20, **FT), (f,), True),
+        (Recipe(f"{f}-ft-a-ft", corpus=other[2], parent=f"{f}-ft-a", seed=index + 30, **FT), (f"{f}-ft-a",), False),
+        (Recipe(f"{f}-merge", kind="merge", parent=f"{f}-ft-a", other=f"{f}-ft-b"), (f"{f}-ft-a", f"{f}-ft-b"), False),
+        (Recipe(f"{f}-half", kind="half", parent=f"{f}-ft-b"), (f"{f}-ft-b",), False),
+        (Recipe(f"{f}-student", kind="distill", corpus=corpus, parent=f, steps=400, arch=student_arch,
+                tokenizer=tok, seed=index + 40), (f,), False),
+        (Recipe(f"{f}-ft-c", corpus=corpus, parent=f, seed=index + 50, **FT), (f,), False),
+        (Recipe(f"{f}-twin2", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index + 200), (), False),
+    ]
+    return [Member(r, f, parents, reg) for r, parents, reg in spec]
+
+
+def zoo(families: int = len(FOUNDERS)) -> list[Member]:
+    return [m for i in range(families) for m in family(i)]

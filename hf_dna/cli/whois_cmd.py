@@ -1,0 +1,60 @@
+"""`hf-dna whois`: who are this model's relatives, and are they declared?"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import output
+from .options import extract_kwargs, json_option, model_loading_options
+from .stamp_cmd import registry_option
+
+EXIT_UNDOCUMENTED = 3
+
+
+@click.command()
+@click.argument("model")
+@model_loading_options
+@registry_option
+@click.option("--top-k", type=click.IntRange(1), default=10, show_default=True, help="How many nearest models to report.")
+@click.option("--model-id", help="Registry id for a local folder (default: the folder name).")
+@click.option("--recompute", is_flag=True, help="Compute the DNA even if the card or registry has a current one.")
+@click.option("--fail-on-undocumented", is_flag=True, help="Exit with code 3 when an undocumented relative is found.")
+@json_option
+def whois(model: str, registry: str | None, top_k: int, model_id: str | None, recompute: bool,
+          fail_on_undocumented: bool, as_json: bool, **params) -> None:
+    """Find MODEL's nearest relatives in the registry and flag the undeclared ones.
+
+    Verdicts: declared, undocumented-parent, undocumented-derivative, identical (a copy),
+    related (same family as a flagged model), declared-but-distant, unrelated.
+
+    Example: hf-dna whois my-org/my-model --registry hf://datasets/my-org/dna-registry --fail-on-undocumented
+    """
+    from ..whois import whois as run_whois
+
+    report = run_whois(model, registry=registry, top_k=top_k, model_id=model_id, recompute=recompute,
+                       **extract_kwargs(params))
+    for note in report.notes:
+        output.info(f"Warning: {note}")
+    if as_json:
+        output.emit_json(report.to_dict())
+    else:
+        _print_report(report)
+    if fail_on_undocumented and report.undocumented:
+        sys.exit(EXIT_UNDOCUMENTED)
+
+
+def _print_report(report) -> None:
+    declared = ", ".join(report.declared_parents) or "none"
+    click.echo(f"{report.model}@{report.revision[:12]}  spec {report.spec}  (DNA from {report.dna_source})")
+    click.echo(f"Declared base model(s): {declared}\n")
+    rows = [[c.model, c.distance, c.score, c.verdict, c.created_at] for c in report.neighbors]
+    click.echo(output.table(["model", "distance", "score", "verdict", "created"], rows))
+    cal = report.calibration
+    click.echo(f"\nscore = P(related | distance), calibrated on {cal.source}; related below "
+               f"distance {cal.boundary:.3f}, identical below {cal.identical_below:.3f}.")
+    click.echo(report.conclusion)
+
+
+COMMANDS = (whois,)

@@ -1,0 +1,74 @@
+"""The likelihood channel: how surprised a model is by each character of fixed texts.
+
+The model scores each probe text (no generation). Each token's negative log-likelihood is
+spread evenly over the characters the token covers, so the per-character profile does not
+depend on the tokenizer: a GPT-2 and a Llama tokenizer cut the text differently but cover
+the same characters. Models of one lineage find the same places surprising; the profiles are
+compared by correlation. A seq2seq model scores the text as the decoder's target.
+
+The profile is standardised to zero mean and unit length, so that the Euclidean distance
+between two profiles is sqrt(2 (1 - correlation)) and survives a Gaussian projection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+def char_profile(model, tokenizer, texts: list[str], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
+    """Per-character NLL of every text, concatenated in order (float64, length = total chars)."""
+    parts = []
+    batches = range(0, len(texts), batch_size)
+    for start in tqdm(batches, desc="score", unit="batch", disable=not progress, leave=False):
+        parts += [_text_profile(model, tokenizer, t) for t in texts[start:start + batch_size]]
+    return np.concatenate(parts)
+
+
+def standardise(profile: np.ndarray) -> np.ndarray:
+    """Zero mean, unit norm: Euclidean distance then equals sqrt(2 (1 - Pearson r))."""
+    centred = profile - profile.mean()
+    norm = np.linalg.norm(centred)
+    return centred / norm if norm > 0 else centred
+
+
+@torch.inference_mode()
+def _text_profile(model, tokenizer, text: str) -> np.ndarray:
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    nll = _token_nll(model, tokenizer, ids)
+    per_char = np.zeros(len(text))
+    covered = np.zeros(len(text))
+    for value, (start, end) in zip(nll, offsets):
+        if end > start and np.isfinite(value):
+            per_char[start:end] += value / (end - start)
+            covered[start:end] = 1
+    # Characters no token covers (or only an unscored first token): the text's mean surprise,
+    # so they add nothing to the correlation.
+    mean = per_char[covered > 0].mean() if covered.any() else 0.0
+    per_char[covered == 0] = mean
+    return per_char
+
+
+def _token_nll(model, tokenizer, ids: list[int]) -> np.ndarray:
+    """NLL of each token given the ones before it (the first given BOS/EOS as context)."""
+    device = model.device
+    if model.config.is_encoder_decoder:
+        start = model.config.decoder_start_token_id
+        encoder = torch.tensor([[tokenizer.eos_token_id if tokenizer.eos_token_id is not None else start]], device=device)
+        decoder = torch.tensor([[start] + ids], device=device)
+        logits = model(input_ids=encoder, decoder_input_ids=decoder[:, :-1]).logits[0]
+        return _gather(logits, ids)
+    context = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if context is None:  # nothing to condition the first token on: leave it unscored
+        logits = model(input_ids=torch.tensor([ids], device=device)).logits[0, :-1]
+        return np.concatenate([[np.nan], _gather(logits, ids[1:])])
+    logits = model(input_ids=torch.tensor([[context] + ids], device=device)).logits[0, :-1]
+    return _gather(logits, ids)
+
+
+def _gather(logits: torch.Tensor, targets: list[int]) -> np.ndarray:
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    index = torch.tensor(targets, device=logits.device).unsqueeze(1)
+    return (-logp.gather(1, index).squeeze(1)).cpu().numpy().astype(np.float64)

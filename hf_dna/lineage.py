@@ -1,0 +1,126 @@
+"""Declared lineage and whois verdicts. Pure: registry rows and distances in, verdicts out.
+
+The declared lineage is a graph whose edges are cards' `base_model` declarations. Two
+models are *declared relatives* when a path of declarations joins them (parent, grandchild,
+sibling through a shared base, ...). A neighbour whose DNA says "related" but that is no
+declared relative is undocumented. Within each declared family only the nearest member is
+flagged (the likeliest parent or child); the others are reported as `related`, so one
+undocumented fine-tune does not flag every sibling of its parent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .calibration import Calibration
+
+Verdict = Literal["declared", "undocumented-parent", "undocumented-derivative", "identical", "related",
+                  "declared-but-distant", "unrelated"]
+FLAGGED: tuple[Verdict, ...] = ("undocumented-parent", "undocumented-derivative", "identical")
+
+
+@dataclass
+class Candidate:
+    """One registry model near the query."""
+
+    model: str
+    revision: str
+    distance: float
+    created_at: str | None  # on the Hub; else when it was stamped (the registry's order)
+    score: float = 0.0
+    verdict: Verdict = "unrelated"
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "revision": self.revision, "distance": round(self.distance, 6),
+                "score": round(float(self.score), 6), "verdict": self.verdict, "created_at": self.created_at}
+
+
+@dataclass
+class LineageGraph:
+    """Declared edges child -> parents; undirected reachability gives declared families."""
+
+    parents: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def declare(self, child: str, parents: list[str]) -> None:
+        self.parents[child].update(p for p in parents if p and p != child)
+
+    def family(self, model: str) -> set[str]:
+        """Every model joined to `model` by declarations, in either direction."""
+        neighbours: dict[str, set[str]] = defaultdict(set)
+        for child, parents in self.parents.items():
+            for parent in parents:
+                neighbours[child].add(parent)
+                neighbours[parent].add(child)
+        seen, todo = {model}, [model]
+        while todo:
+            for nxt in neighbours[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    def family_labels(self, models: list[str]) -> "np.ndarray":
+        """A family number per model (union-find over the declarations): one pass, so it
+        scales to a registry of a million rows where `family` per row would not."""
+        import numpy as np
+
+        root: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            root.setdefault(x, x)
+            while root[x] != x:
+                root[x] = root[root[x]]
+                x = root[x]
+            return x
+
+        for child, parents in self.parents.items():
+            for parent in parents:
+                root[find(child)] = find(parent)
+        numbers: dict[str, int] = {}
+        return np.array([numbers.setdefault(find(m), len(numbers)) for m in models])
+
+    def ancestors(self, model: str) -> list[str]:
+        seen: list[str] = []
+        todo = list(self.parents.get(model, ()))
+        while todo:
+            parent = todo.pop(0)
+            if parent not in seen and parent != model:
+                seen.append(parent)
+                todo.extend(self.parents.get(parent, ()))
+        return seen
+
+
+def judge(query: str, query_created: str | None, candidates: list[Candidate], graph: LineageGraph,
+          calibration: Calibration) -> list[Candidate]:
+    """Give every candidate its score and verdict (in place); returns them nearest first."""
+    declared = graph.family(query)
+    for c in candidates:
+        c.score = float(calibration.score(c.distance))
+        related = c.score >= 0.5 or c.distance <= calibration.identical_below
+        c.verdict = "declared" if c.model in declared else ("related" if related else "unrelated")
+    _flag_nearest_per_family(query_created, candidates, graph, calibration)
+    for c in candidates:  # a declared parent whose behaviour is far: a wrong or misleading card
+        if c.model in graph.parents.get(query, ()) and c.score < 0.5 and c.distance > calibration.identical_below:
+            c.verdict = "declared-but-distant"
+    return sorted(candidates, key=lambda c: c.distance)
+
+
+def _flag_nearest_per_family(query_created, candidates, graph, calibration) -> None:
+    by_family: dict[frozenset[str], list[Candidate]] = defaultdict(list)
+    for c in candidates:
+        if c.verdict == "related":
+            by_family[frozenset(graph.family(c.model))].append(c)
+    for members in by_family.values():
+        nearest = min(members, key=lambda c: c.distance)
+        if nearest.distance <= calibration.identical_below:
+            nearest.verdict = "identical"
+        else:
+            nearest.verdict = "undocumented-parent" if _older(nearest.created_at, query_created) else "undocumented-derivative"
+
+
+def _older(a: str | None, b: str | None) -> bool:
+    """Is `a` older than `b`? ISO-8601 UTC strings compare in time order; unknown is newest."""
+    if a is None:
+        return False
+    return b is None or a < b

@@ -1,0 +1,222 @@
+"""`whois`: a model's nearest relatives in the registry, set against its declared lineage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from . import cards
+from .calibration import Calibration, fit
+from .dna import DNA
+from .errors import WhoisError
+from .lineage import FLAGGED, Candidate, LineageGraph, judge
+from .models import hub_model_info, is_local_ref, resolve
+from .projection import distances_to
+from .spec import current_spec, get_spec
+from .stamping import declared_parents
+
+MAX_NEGATIVE_PAIRS = 20_000  # sampled for calibration: plenty for a 2-parameter fit
+
+
+@dataclass
+class WhoisReport:
+    model: str
+    revision: str
+    spec: str
+    declared_parents: list[str]
+    declared_lineage: list[str]  # the declared ancestors, nearest first
+    neighbors: list[Candidate]
+    calibration: Calibration
+    dna_source: str  # where the query's DNA came from: card, registry or computed
+    registry: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def undocumented(self) -> list[Candidate]:
+        return [c for c in self.neighbors if c.verdict in FLAGGED]
+
+    @property
+    def conclusion(self) -> str:
+        flagged = self.undocumented
+        if flagged:
+            names = ", ".join(f"{c.model} ({c.verdict})" for c in flagged)
+            return f"{self.model} has {len(flagged)} undocumented relative(s): {names}."
+        distant = [c.model for c in self.neighbors if c.verdict == "declared-but-distant"]
+        if distant:
+            return f"No undocumented relatives, but declared parent(s) {', '.join(distant)} behave very differently."
+        close = [c.model for c in self.neighbors if c.verdict == "declared"]
+        if close:
+            return f"No undocumented relatives; declared lineage confirmed by DNA ({', '.join(close[:3])})."
+        return "No undocumented relatives found in the registry."
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "revision": self.revision, "spec": self.spec,
+                "declared_parents": self.declared_parents, "declared_lineage": self.declared_lineage,
+                "neighbors": [c.to_dict() for c in self.neighbors],
+                "undocumented": [c.to_dict() for c in self.undocumented],
+                "conclusion": self.conclusion, "dna_source": self.dna_source, "registry": self.registry,
+                "calibration": self.calibration.to_dict(), "notes": self.notes}
+
+
+def default_calibration(spec_id: str) -> Calibration:
+    """The spec's calibration measured on the lineage benchmark (benchmarks/lineage.py)."""
+    table = json.loads(resources.files("hf_dna").joinpath("data/calibration.json").read_text())
+    if spec_id not in table:
+        raise WhoisError(f"No default calibration for spec {spec_id}; run benchmarks/lineage.py to make one.")
+    entry = table[spec_id]
+    return Calibration(entry["intercept"], entry["slope"], entry["identical_below"], "spec default (lineage benchmark)")
+
+
+def whois(model: str, revision: str | None = None, *, registry: str | None = None, top_k: int = 10,
+          recompute: bool = False, token: str | None = None, model_id: str | None = None,
+          dna: DNA | None = None, progress: bool = True, **extract_kwargs) -> WhoisReport:
+    """Who are `model`'s relatives? `dna`: the model's DNA if already known (else it is found
+    or computed). Raises WhoisError for an empty registry or one of another spec."""
+    from huggingface_hub import get_token
+
+    from .registry import open_registry
+
+    token = token or get_token()
+    spec = current_spec()
+    reg = open_registry(registry, token=token)
+    rows, matrix = _registry_index(reg, spec.id)
+    query = _query(model, revision, token, model_id)
+    dna, source = (dna, "given") if dna is not None else _query_dna(query, rows, recompute, token, progress, extract_kwargs)
+    graph = _declared_graph(rows, query, token)
+    keep = np.array([r.model_id != query.model_id for r in rows], bool)
+    distances = distances_to(dna.vector, matrix, get_spec(spec.id).probes.count)
+    calibration = _calibrate(rows, matrix, graph, spec.id)
+    candidates = _candidates(rows, distances, keep, top_k, graph.parents.get(query.model_id, set()))
+    query_created = query.created_at or _stamped_at(rows, query.model_id)
+    judged = judge(query.model_id, query_created, candidates, graph, calibration)
+    notes = list(reg.problems)
+    return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
+                       graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes)
+
+
+def _registry_index(reg, spec_id: str):
+    rows, matrix = reg.matrix(spec_id)
+    if not rows:
+        others = sorted({r.spec for r in reg.rows()})
+        if others:
+            raise WhoisError(f"The registry {reg.uri} has no DNA under the current spec {spec_id} (it holds "
+                             f"{', '.join(others)}). Re-stamp its models with this hf-dna, or use a registry of this spec.")
+        raise WhoisError(f"The registry {reg.uri} is empty: there is nothing to compare with. Stamp some models "
+                         "into it (`hf-dna stamp MODEL --registry ...`) or pass --registry hf://datasets/ORG/NAME.")
+    return rows, matrix
+
+
+def _query(model: str, revision: str | None, token: str | None, model_id: str | None):
+    if is_local_ref(model):
+        return resolve(model, model_id=model_id)
+    info = hub_model_info(model, revision, token)
+    from .models import ResolvedModel
+
+    created = info.created_at.isoformat().replace("+00:00", "Z") if info.created_at else None
+    return ResolvedModel(model_id=info.id, revision=info.sha, local_dir=None, created_at=created,
+                         card_data=info.card_data.to_dict() if info.card_data else {})
+
+
+def _query_dna(query, rows, recompute, token, progress, extract_kwargs) -> tuple[DNA, str]:
+    """The card's DNA if current, else the registry's row for this revision, else compute it."""
+    spec_id = current_spec().id
+    block = cards.read_block(query.card_data)
+    if not recompute and block and block.spec == spec_id and _same_weights(query, block.revision, token):
+        return block.to_dna(query.model_id), "card"
+    row = next((r for r in reversed(rows) if r.model_id == query.model_id and r.revision == query.revision), None)
+    if not recompute and row is not None:
+        return row.to_dna(), "registry"
+    from .extraction import extract
+
+    ref = str(query.local_dir) if query.is_local else query.model_id
+    dna = extract(ref, revision=None if query.is_local else query.revision, model_id=query.model_id,
+                  token=token, progress=progress, **extract_kwargs)
+    return dna, "computed"
+
+
+def _same_weights(query, revision: str, token: str | None) -> bool:
+    if revision == query.revision or query.is_local:
+        return revision == query.revision
+    from .hub import weights_fingerprint
+
+    return weights_fingerprint(query.model_id, revision, token) == weights_fingerprint(query.model_id, query.revision, token)
+
+
+def _declared_graph(rows, query, token) -> LineageGraph:
+    graph = LineageGraph()
+    for row in rows:
+        graph.declare(row.model_id, row.declared_parents)
+    graph.declare(query.model_id, declared_parents(query.card_data))
+    if not query.is_local:
+        _follow_hub_parents(graph, query.model_id, token)
+    return graph
+
+
+def _follow_hub_parents(graph: LineageGraph, model_id: str, token: str | None, depth: int = 8) -> None:
+    """Declared ancestors that are not in the registry: follow `base_model` through the Hub."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    todo, seen = list(graph.parents.get(model_id, ())), {model_id}
+    while todo and depth > 0:
+        parent = todo.pop(0)
+        if parent in seen or parent in graph.parents:
+            continue
+        seen.add(parent)
+        depth -= 1
+        try:
+            info = HfApi(token=token).model_info(parent)
+        except (HfHubHTTPError, OSError):
+            continue  # a parent we cannot see simply ends the declared chain
+        grand = declared_parents(info.card_data.to_dict() if info.card_data else {})
+        graph.declare(parent, grand)
+        todo.extend(grand)
+
+
+def _calibrate(rows, matrix: np.ndarray, graph: LineageGraph, spec_id: str) -> Calibration:
+    default = default_calibration(spec_id)
+    index = {r.model_id: i for i, r in enumerate(rows)}
+    n_probes = get_spec(spec_id).probes.count
+    positive = [float(distances_to(matrix[index[c]], matrix[[index[p]]], n_probes)[0])
+                for c, parents in graph.parents.items() if c in index for p in parents if p in index]
+    negative = _negative_distances(rows, matrix, graph, n_probes)
+    return fit(np.array(positive), negative, default.identical_below, default)
+
+
+def _negative_distances(rows, matrix, graph, n_probes) -> np.ndarray:
+    """Distances between models of different declared families (a random sample of pairs)."""
+    n = len(rows)
+    if n < 2:
+        return np.zeros(0)
+    labels = graph.family_labels([r.model_id for r in rows])
+    if n * (n - 1) // 2 <= MAX_NEGATIVE_PAIRS:
+        i, j = np.triu_indices(n, 1)
+    else:
+        rng = np.random.default_rng(0)  # seeded: the same registry gives the same calibration
+        i, j = rng.integers(0, n, MAX_NEGATIVE_PAIRS), rng.integers(0, n, MAX_NEGATIVE_PAIRS)
+    keep = (labels[i] != labels[j]) & (i != j)
+    return np.linalg.norm(matrix[i[keep]] - matrix[j[keep]], axis=1) / np.sqrt(n_probes)
+
+
+def _candidates(rows, distances, keep, top_k, declared: set[str]) -> list[Candidate]:
+    """The top-k nearest other models (one row per model), plus any declared parent."""
+    masked = np.where(keep, distances, np.inf)
+    shortlist = min(len(rows), top_k * 8)  # enough to fill k distinct models despite revisions
+    nearest = np.argpartition(masked, shortlist - 1)[:shortlist] if shortlist else np.array([], int)
+    best: dict[str, int] = {}
+    for i in nearest[np.argsort(masked[nearest], kind="stable")]:
+        if keep[i] and rows[i].model_id not in best and len(best) < top_k:
+            best[rows[i].model_id] = int(i)
+    for i, row in enumerate(rows):  # declared parents, however far: they may be declared-but-distant
+        if row.model_id in declared and row.model_id not in best:
+            best[row.model_id] = i
+    return [Candidate(rows[i].model_id, rows[i].revision, float(distances[i]),
+                      rows[i].created_at or rows[i].stamped_at) for i in best.values()]
+
+
+def _stamped_at(rows, model_id: str) -> str | None:
+    stamps = [r.stamped_at for r in rows if r.model_id == model_id]
+    return min(stamps) if stamps else None
