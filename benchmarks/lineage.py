@@ -65,7 +65,7 @@ def ancestors(name: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
     return seen
 
 
-def evaluate(members, dnas, registry_dir: str) -> tuple[dict, list]:
+def evaluate(members, dnas, paths, registry_dir: str) -> tuple[dict, list]:
     reg = open_registry(registry_dir)
     reg.add([RegistryRow.from_dna(dnas[m.recipe.name], declared_parents=list(m.true_parents))
              for m in members if m.in_registry])
@@ -75,7 +75,7 @@ def evaluate(members, dnas, registry_dir: str) -> tuple[dict, list]:
     details = []
     for m in (m for m in members if not m.in_registry):
         name, fam = m.recipe.name, m.family
-        report = whois(name, registry=registry_dir, model_id=name, dna=dnas[name], progress=False)
+        report = whois(str(paths[name]), registry=registry_dir, model_id=name, dna=dnas[name], progress=False)
         true_anc = ancestors(name, parents)
         s = stats[fam]
         nearest = report.neighbors[0].model if report.neighbors else None
@@ -90,6 +90,28 @@ def evaluate(members, dnas, registry_dir: str) -> tuple[dict, list]:
         details.append((name, nearest, report.neighbors[0].distance if report.neighbors else None, flagged,
                         report.calibration.source))
     return stats, details
+
+
+def default_calibration(members, dnas) -> dict:
+    """The spec's default calibration, for registries too small to calibrate on themselves:
+    P(related | distance) fitted on the zoo's true parent-child pairs against pairs with no
+    true lineage (other families and same-data twins); the identical threshold is twice the
+    largest distance between a model and its float16 copy."""
+    import numpy as np
+
+    from hf_dna.calibration import fit
+
+    parents = {m.recipe.name: m.true_parents for m in members}
+    names = list(dnas)
+    related = {(a, b) for a in names for b in ancestors(a, parents)}
+    halves = [dnas[m.recipe.name].distance(dnas[m.recipe.parent]) for m in members if m.recipe.kind == "half"]
+    positive = [dnas[a].distance(dnas[b]) for a, b in related
+                if next(m for m in members if m.recipe.name == a).recipe.kind != "half"]
+    negative = [dnas[a].distance(dnas[b]) for i, a in enumerate(names) for b in names[:i]
+                if (a, b) not in related and (b, a) not in related]
+    cal = fit(np.array(positive), np.array(negative), 2 * max(halves), None)
+    return {"intercept": cal.intercept, "slope": cal.slope, "identical_below": round(2 * max(halves), 4),
+            "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} related / {len(negative)} unrelated pairs"}
 
 
 def print_table(stats) -> None:
@@ -116,6 +138,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=4)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "hf-dna-lineage"))
+    parser.add_argument("--write-calibration", action="store_true",
+                        help="Store the zoo's calibration as the current spec's default (hf_dna/data/calibration.json).")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     members = zoo(args.families)
@@ -125,8 +149,14 @@ def main() -> None:
     start = time.perf_counter()
     dnas = dnas_for(members, paths, workdir)
     print(f"DNAs: {len(dnas)} in {time.perf_counter() - start:.0f}s (spec {current_spec().id})", file=sys.stderr)
+    if args.write_calibration:
+        target = Path(__file__).parents[1] / "hf_dna" / "data" / "calibration.json"
+        table = json.loads(target.read_text()) if target.is_file() else {}
+        table[current_spec().id] = default_calibration(members, dnas)
+        target.write_text(json.dumps(table, indent=2) + "\n")
+        print(f"default calibration written to {target}: {table[current_spec().id]}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as registry_dir:
-        stats, details = evaluate(members, dnas, registry_dir)
+        stats, details = evaluate(members, dnas, paths, registry_dir)
     print(f"spec {current_spec().id}; {sum(1 for m in members if m.in_registry)} models in the registry, "
           f"{sum(1 for m in members if not m.in_registry)} queried with nothing declared\n")
     print_table(stats)

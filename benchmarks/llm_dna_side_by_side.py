@@ -47,6 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")  # llm-dna shows a per-prompt progress bar; display only
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET_ID = "hfdna"
@@ -92,11 +93,11 @@ def default_encoder(hf_python: str) -> str:
 
 
 def default_model() -> str:
-    found = sorted(Path("/tmp/hf-dna-bench").glob("gpt2-*"))
+    found = sorted(Path("/tmp/hf-dna-bench").glob("gpt2-*/.bench-recipe"), key=lambda p: p.stat().st_mtime)
     if not found:
         sys.exit("No model under /tmp/hf-dna-bench: run `.venv/bin/python benchmarks/extract_speed.py` first, "
                  "or pass --model.")
-    return str(found[-1])
+    return str(found[-1].parent)
 
 
 def prepare_offline(work: Path, model: str, probes: list[str]) -> Path:
@@ -194,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hf-dna-batch-sizes", default="1,160")
     ap.add_argument("--dtype", default="auto,float32",
                     help="llm-dna model dtypes to run: auto (its own choice: float16 on CPU), float32")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2, help="hf-dna runs per batch size")
+    ap.add_argument("--llm-dna-repeat", type=int, default=1,
+                    help="llm-dna runs per dtype (one fp16 run takes many minutes on 2 cores)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/hf-dna-bench/llm-dna"))
     args = ap.parse_args(argv)
 
@@ -219,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         install_timers(times, dtype)
         capture_responses()
         llm[dtype] = []
-        for i in range(args.repeat):
+        for i in range(args.llm_dna_repeat):
             run = run_llm_dna(model, encoder, meta, args.workdir, len(probes), times)
             llm[dtype].append(run)
-            print(f"llm-dna dtype={dtype} run {i + 1}/{args.repeat}: generate {run['generate']:.2f} s, "
+            print(f"llm-dna dtype={dtype} run {i + 1}/{args.llm_dna_repeat}: generate {run['generate']:.2f} s, "
                   f"total {run['total']:.2f} s, load {os.getloadavg()[0]:.2f}", flush=True)
         _reset_patches()
 
@@ -230,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         return statistics.median(r[key] for r in runs)
 
     print()
-    print(f"Same model, 160 probes, greedy, 64 new tokens, CPU; median of {args.repeat} (best in brackets)")
+    print(f"Same model, 160 probes, greedy, 64 new tokens max, CPU; median of {args.repeat} hf-dna / "
+          f"{args.llm_dna_repeat} llm-dna runs (best in brackets)")
     head = f"{'tool':<34} | {'load s':>7} | {'generate s':>16} | {'embed+proj s':>12} | {'total s':>16} | empty"
     print(head)
     print("-" * len(head))

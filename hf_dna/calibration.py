@@ -46,7 +46,8 @@ class Calibration:
                 "related_below": self.boundary, "source": self.source}
 
 
-def fit(positive: np.ndarray, negative: np.ndarray, identical_below: float, default: Calibration) -> Calibration:
+def fit(positive: np.ndarray, negative: np.ndarray, identical_below: float,
+        default: Calibration | None) -> Calibration | None:
     """Fit P(related | distance) on labelled distances; `default` when too few or no signal."""
     positive, negative = np.asarray(positive, float), np.asarray(negative, float)
     if len(positive) < MIN_PAIRS or len(negative) < MIN_PAIRS:

@@ -156,6 +156,7 @@ def load_model(resolved: ResolvedModel, *, device: str, dtype, trust_remote_code
     """Load (model, tokenizer) for generation; the model in eval mode on `device`."""
     import transformers
 
+    transformers.utils.logging.disable_progress_bar()  # hf-dna shows its own per-stage bars
     path = resolved.local_dir
     try:
         config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)

@@ -161,6 +161,10 @@ DEMO_FAMILY = (
 def build(recipes: tuple[Recipe, ...] | list[Recipe], root: Path) -> dict[str, Path]:
     """Build (or reuse, when the recipe and its sources are unchanged) each member under
     `root/name`, in order: a member's sources must come before it."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # one bar per saved shard is noise here
+    transformers.utils.logging.set_verbosity_error()
     paths: dict[str, Path] = {}
     for recipe in recipes:
         paths[recipe.name] = _build_one(recipe, root, paths)
