@@ -49,7 +49,7 @@ class DNA:
     def distance(self, other: "DNA") -> float:
         """Per-probe Euclidean distance; refuses DNAs of different specs."""
         require_same_spec(self.spec, other.spec)
-        return distance(self.vector, other.vector, get_spec(self.spec).probes.count)
+        return distance(self.vector, other.vector, get_spec(self.spec).distance_divisor)
 
     def to_dict(self) -> dict:
         return {

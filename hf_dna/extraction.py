@@ -18,7 +18,8 @@ from .embedding import get_encoder
 from .generation import generate_answers
 from .models import ResolvedModel, load_model, resolve
 from .probes import Probe, load_probes
-from .projection import project
+from .likelihood import char_profile, normalise_per_text
+from .projection import project_dna
 from .spec import Spec, current_spec
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -65,8 +66,13 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
     with _timed(seconds, "generate"):
         answers = generate_answers(lm, tokenizer, [p.text for p in prompts], spec.generation,
                                    batch_size=batch_size, progress=progress)
+    profile = None
+    if spec.likelihood is not None:
+        with _timed(seconds, "likelihood"):
+            profile = likelihood_profile(lm, tokenizer, prompts, progress)
     del lm  # free the model's memory before the encoder runs
-    dna = dna_from_answers(answers.texts, spec, resolved, device=run_device, seconds=seconds, progress=progress)
+    dna = dna_from_answers(answers.texts, spec, resolved, profile=profile, device=run_device, seconds=seconds,
+                           progress=progress)
     dna.stats["generated_tokens"] = answers.new_tokens
     dna.runtime.update(device=run_device, dtype=str(run_dtype).removeprefix("torch."), batch_size=batch_size)
     if responses_path is not None:
@@ -74,14 +80,21 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
     return dna
 
 
-def dna_from_answers(answers: list[str], spec: Spec, resolved: ResolvedModel, *, device: str = "cpu",
-                     seconds: dict[str, float] | None = None, progress: bool = False) -> DNA:
-    """Embed and project a model's answers. Also the entry point for re-spec'ing stored answers."""
+def likelihood_profile(model, tokenizer, prompts: list[Probe], progress: bool = False) -> np.ndarray:
+    """The likelihood channel's input: per-character surprise on the probe texts, normalised."""
+    profile = char_profile(model, tokenizer, [p.text for p in prompts], progress=progress)
+    return normalise_per_text(profile, [len(p.text) for p in prompts])
+
+
+def dna_from_answers(answers: list[str], spec: Spec, resolved: ResolvedModel, *, profile: np.ndarray | None = None,
+                     device: str = "cpu", seconds: dict[str, float] | None = None, progress: bool = False) -> DNA:
+    """Embed and project a model's answers (and likelihood profile, when the spec has that
+    channel). Also the entry point for re-spec'ing stored answers."""
     seconds = {} if seconds is None else seconds
     with _timed(seconds, "embed"):
         vectors = get_encoder(spec.encoder, device).encode(answers, progress=progress)
     with _timed(seconds, "project"):
-        vector = project(vectors, spec)
+        vector = project_dna(vectors, profile, spec)
     import transformers
 
     return DNA(

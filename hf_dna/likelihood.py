@@ -26,6 +26,19 @@ def char_profile(model, tokenizer, texts: list[str], *, batch_size: int = 16, pr
     return np.concatenate(parts)
 
 
+def normalise_per_text(profile: np.ndarray, lengths: list[int]) -> np.ndarray:
+    """z-score within each text, then unit length. Removes how hard a whole text is for the
+    model (mostly a matter of its training domain) and keeps where, inside each text, it is
+    surprised: the lineage signal (parent top-1 0.90 vs 0.75 globally, benchmarks/RESULTS.md)."""
+    parts, start = [], 0
+    for length in lengths:
+        part = profile[start:start + length] - profile[start:start + length].mean()
+        sd = part.std()
+        parts.append(part / sd if sd > 0 else part)
+        start += length
+    return standardise(np.concatenate(parts))
+
+
 def standardise(profile: np.ndarray) -> np.ndarray:
     """Zero mean, unit norm: Euclidean distance then equals sqrt(2 (1 - Pearson r))."""
     centred = profile - profile.mean()

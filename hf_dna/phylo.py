@@ -138,12 +138,12 @@ def organisation(model_id: str) -> str:
     return owner if slash and owner else LOCAL_ORG
 
 
-def pairwise_distances(vectors: np.ndarray, n_probes: int) -> np.ndarray:
+def pairwise_distances(vectors: np.ndarray, divisor: float) -> np.ndarray:
     """All per-probe DNA distances (projection.distance for every pair), as a symmetric
     (n, n) float64 matrix with an exact zero diagonal, as scikit-bio requires."""
     from scipy.spatial.distance import pdist, squareform
 
-    condensed = pdist(np.asarray(vectors, np.float64), "euclidean") / np.sqrt(n_probes)
+    condensed = pdist(np.asarray(vectors, np.float64), "euclidean") / divisor
     return squareform(condensed)
 
 
@@ -319,8 +319,8 @@ def _select(models: Sequence[str] | None, registry: "str | Registry | None", spe
     if len(rows) < minimum:
         raise PhyloError(f"A tree, map or matrix needs at least {minimum} models; got {len(rows)} "
                          f"({', '.join(r.model_id for r in rows)}). Name more models, or stamp more into the registry.")
-    n_probes = get_spec(rows[0].spec).probes.count
-    distances = pairwise_distances(np.stack([r.vector for r in rows]), n_probes)
+    divisor = get_spec(rows[0].spec).distance_divisor
+    distances = pairwise_distances(np.stack([r.vector for r in rows]), divisor)
     return _Selection(_leaves(rows), distances, rows[0].spec, reg.uri, list(reg.problems))
 
 

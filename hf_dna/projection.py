@@ -31,6 +31,12 @@ def projection_matrix(spec: Spec) -> np.ndarray:
     return _matrix(spec.input_dim, spec.reduction.output_dim, spec.reduction.seed)
 
 
+def likelihood_matrix(spec: Spec) -> np.ndarray:
+    """The likelihood channel's Gaussian matrix, shape (total characters, output_dim)."""
+    lik = spec.likelihood
+    return _matrix(lik.input_dim, lik.output_dim, lik.seed)
+
+
 def matrix_sha256(matrix: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(matrix, dtype="<f4").tobytes()).hexdigest()
 
@@ -44,14 +50,29 @@ def project(answer_embeddings: np.ndarray, spec: Spec) -> np.ndarray:
     return (flat @ projection_matrix(spec).astype(np.float64)).astype(np.float32)
 
 
-def distance(a: np.ndarray, b: np.ndarray, n_probes: int) -> float:
-    """Euclidean distance per probe: reads as a per-answer embedding distance in [0, 2]."""
-    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)) / np.sqrt(n_probes))
+def project_dna(answer_embeddings: np.ndarray, profile: np.ndarray | None, spec: Spec) -> np.ndarray:
+    """The whole DNA vector under `spec`: the text-answer projection, then (when the spec has
+    a likelihood channel) the projected likelihood profile, scaled so that the plain
+    Euclidean distance of two vectors is the spec's distance."""
+    text = project(answer_embeddings, spec)
+    if spec.likelihood is None:
+        return text
+    if profile is None or profile.shape != (spec.likelihood.input_dim,):
+        raise ValueError(f"spec {spec.id} needs a likelihood profile of {spec.likelihood.input_dim} characters")
+    scaled_text = text.astype(np.float64) * spec.text_weight / np.sqrt(spec.probes.count)
+    likelihood = profile.astype(np.float64) @ likelihood_matrix(spec).astype(np.float64)
+    return np.concatenate([scaled_text, likelihood]).astype(np.float32)
 
 
-def distances_to(query: np.ndarray, matrix: np.ndarray, n_probes: int) -> np.ndarray:
+def distance(a: np.ndarray, b: np.ndarray, divisor: float) -> float:
+    """Euclidean distance divided by the spec's `distance_divisor` (dna-1: sqrt(n_probes),
+    so it reads as a per-answer embedding distance in [0, 2])."""
+    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)) / divisor)
+
+
+def distances_to(query: np.ndarray, matrix: np.ndarray, divisor: float) -> np.ndarray:
     """Distances from one DNA to each row of a (n, dim) matrix, without an (n, dim) temporary
     in float64: ||a-b||^2 = |a|^2 + |b|^2 - 2ab, clipped at 0 against rounding."""
     query = np.asarray(query, np.float32)
     sq = np.einsum("ij,ij->i", matrix, matrix) + float(query @ query) - 2.0 * (matrix @ query)
-    return np.sqrt(np.maximum(sq, 0.0)) / np.sqrt(n_probes)
+    return np.sqrt(np.maximum(sq, 0.0)) / divisor

@@ -53,6 +53,21 @@ class ReductionSpec:
 
 
 @dataclass(frozen=True)
+class LikelihoodSpec:
+    """The likelihood channel (hf_dna.likelihood): per-character surprise on fixed texts."""
+
+    texts: str = "probe prompts"
+    context: str = "bos token, else eos token"
+    spread: str = "each token's NLL evenly over the characters it covers"
+    normalise: str = "z-score within each text, then unit length"
+    input_dim: int = 0  # total characters of the texts
+    output_dim: int = 128
+    seed: int = 20261204
+    algorithm: str = "numpy-RandomState-standard_normal/sqrt(output_dim)->float32"
+    matrix_sha256: str = ""
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     probes: ProbeSpec
@@ -60,6 +75,9 @@ class Spec:
     encoder: EncoderSpec = field(default_factory=EncoderSpec)
     reduction: ReductionSpec = field(default_factory=ReductionSpec)
     distance: str = "euclidean/sqrt(n_probes)"
+    likelihood: LikelihoodSpec | None = None
+    # The text-answer part's share of the distance when a likelihood channel is present.
+    text_weight: float = 1.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -77,6 +95,18 @@ class Spec:
         """Length of the concatenated answer embeddings that the projection takes."""
         return self.probes.count * self.encoder.dim
 
+    @property
+    def vector_dim(self) -> int:
+        """Numbers in a DNA: the text-answer projection, then the likelihood projection."""
+        return self.reduction.output_dim + (self.likelihood.output_dim if self.likelihood else 0)
+
+    @property
+    def distance_divisor(self) -> float:
+        """What the Euclidean distance between two DNA vectors is divided by. dna-1 keeps the
+        paper's raw projection (divide by sqrt(n_probes)); later specs store the vector
+        pre-scaled, so their distance is the plain Euclidean one."""
+        return float(self.probes.count) ** 0.5 if self.likelihood is None else 1.0
+
 
 DNA_1 = Spec(
     name="dna-1",
@@ -88,8 +118,21 @@ DNA_1 = Spec(
     reduction=ReductionSpec(matrix_sha256="7a7e3090f31ff8dd48b3f50fcbb7a9b4fd6f96f32a6b9f686748aae4c6138ec3"),
 )
 
-CURRENT_SPEC = DNA_1
-KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1,)}
+# dna-2 adds the likelihood channel: on the lineage benchmark the text answers alone put a
+# true parent first for 9 of 20 queries, the likelihood channel for 18 (benchmarks/RESULTS.md).
+# The vector is [text projection * text_weight / sqrt(n_probes), likelihood projection].
+DNA_2 = Spec(
+    name="dna-2",
+    probes=DNA_1.probes,
+    reduction=DNA_1.reduction,
+    distance="euclidean over [text_weight * text / sqrt(n_probes), likelihood]",
+    likelihood=LikelihoodSpec(
+        input_dim=9331, matrix_sha256="11e6e760923a7a6720dca2284148efed36c582b5920e18ba2ed2c0812d218650"),
+    text_weight=0.2,
+)
+
+CURRENT_SPEC = DNA_2
+KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1, DNA_2)}
 
 
 def current_spec() -> Spec:

@@ -89,7 +89,7 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     dna, source = (dna, "given") if dna is not None else _query_dna(query, rows, recompute, token, progress, extract_kwargs)
     graph = _declared_graph(rows, query, token)
     keep = np.array([r.model_id != query.model_id for r in rows], bool)
-    distances = distances_to(dna.vector, matrix, get_spec(spec.id).probes.count)
+    distances = distances_to(dna.vector, matrix, spec.distance_divisor)
     calibration = _calibrate(rows, matrix, graph, spec.id)
     candidates = _candidates(rows, distances, keep, top_k, graph.parents.get(query.model_id, set()))
     query_created = query.created_at or _stamped_at(rows, query.model_id)
@@ -181,10 +181,10 @@ def _follow_hub_parents(graph: LineageGraph, model_id: str, token: str | None, d
 def _calibrate(rows, matrix: np.ndarray, graph: LineageGraph, spec_id: str) -> Calibration:
     default = default_calibration(spec_id)
     index = {r.model_id: i for i, r in enumerate(rows)}
-    n_probes = get_spec(spec_id).probes.count
-    positive = [float(distances_to(matrix[index[c]], matrix[[index[p]]], n_probes)[0])
+    divisor = get_spec(spec_id).distance_divisor
+    positive = [float(distances_to(matrix[index[c]], matrix[[index[p]]], divisor)[0])
                 for c, parents in graph.parents.items() if c in index for p in parents if p in index]
-    negative = _negative_distances(rows, matrix, graph, n_probes)
+    negative = _negative_distances(rows, matrix, graph, divisor)
     identical_below = default.identical_below if default else IDENTICAL_BELOW
     calibration = fit(np.array(positive), negative, identical_below, default)
     if calibration is None:
@@ -194,7 +194,7 @@ def _calibrate(rows, matrix: np.ndarray, graph: LineageGraph, spec_id: str) -> C
     return calibration
 
 
-def _negative_distances(rows, matrix, graph, n_probes) -> np.ndarray:
+def _negative_distances(rows, matrix, graph, divisor: float) -> np.ndarray:
     """Distances between models of different declared families (a random sample of pairs)."""
     n = len(rows)
     if n < 2:
@@ -206,7 +206,7 @@ def _negative_distances(rows, matrix, graph, n_probes) -> np.ndarray:
         rng = np.random.default_rng(0)  # seeded: the same registry gives the same calibration
         i, j = rng.integers(0, n, MAX_NEGATIVE_PAIRS), rng.integers(0, n, MAX_NEGATIVE_PAIRS)
     keep = (labels[i] != labels[j]) & (i != j)
-    return np.linalg.norm(matrix[i[keep]] - matrix[j[keep]], axis=1) / np.sqrt(n_probes)
+    return np.linalg.norm(matrix[i[keep]] - matrix[j[keep]], axis=1) / divisor
 
 
 def _candidates(rows, distances, keep, top_k, declared: set[str]) -> list[Candidate]:

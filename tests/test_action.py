@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,6 +51,7 @@ class ActionRun:
     steps: dict[str, dict[str, str]]  # step id -> the outputs it wrote
     summary: str
     logs: dict[str, str] = field(default_factory=dict)  # step id -> stdout + stderr
+    seconds: dict[str, float] = field(default_factory=dict)  # step id -> wall time
     failed_step: str | None = None
     returncode: int = 0
 
@@ -116,10 +118,11 @@ def run_action(inputs: dict[str, str], env: dict[str, str], workdir: Path, only:
         step_env = {k: substitute(str(v), context) for k, v in (step.get("env") or {}).items()}
         script = workdir / f"step-{index}.sh"
         script.write_text(substitute(step["run"], context))
+        start = time.monotonic()
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
                               env={**base, **step_env, "GITHUB_OUTPUT": str(output_file)},
                               capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
-        run.logs[step_id] = proc.stdout + proc.stderr
+        run.logs[step_id], run.seconds[step_id] = proc.stdout + proc.stderr, round(time.monotonic() - start, 1)
         context["steps"][step_id] = parse_output_file(output_file)
         if proc.returncode != 0:
             run.failed_step, run.returncode = step_id, proc.returncode

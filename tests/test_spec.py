@@ -8,19 +8,29 @@ import pytest
 import hf_dna
 from hf_dna.errors import SpecMismatchError, UnknownSpecError
 from hf_dna.probes import bundled_probes, probe_hash
-from hf_dna.projection import matrix_sha256, project, projection_matrix
+from hf_dna.projection import likelihood_matrix, matrix_sha256, project, projection_matrix
 from hf_dna.spec import current_spec, get_spec, require_same_spec
 from helpers import run_cli
 
 PINNED_MATRIX_SHA256 = "7a7e3090f31ff8dd48b3f50fcbb7a9b4fd6f96f32a6b9f686748aae4c6138ec3"
+PINNED_LIKELIHOOD_MATRIX_SHA256 = "11e6e760923a7a6720dca2284148efed36c582b5920e18ba2ed2c0812d218650"
 
 
-def test_projection_matrix_is_pinned():
+def test_projection_matrices_are_pinned():
     spec = current_spec()
     matrix = projection_matrix(spec)
     assert matrix.shape == (spec.probes.count * spec.encoder.dim, spec.reduction.output_dim)
     assert matrix.dtype == np.float32
     assert matrix_sha256(matrix) == PINNED_MATRIX_SHA256 == spec.reduction.matrix_sha256
+    likelihood = likelihood_matrix(spec)
+    assert likelihood.shape == (sum(len(p.text) for p in bundled_probes()), spec.likelihood.output_dim)
+    assert matrix_sha256(likelihood) == PINNED_LIKELIHOOD_MATRIX_SHA256 == spec.likelihood.matrix_sha256
+
+
+def test_older_spec_stays_known():
+    dna1 = get_spec("dna-1/088e259d")
+    assert dna1.likelihood is None and dna1.vector_dim == 128
+    assert current_spec().vector_dim == 256
 
 
 def test_bundled_probes_match_spec_hash():

@@ -170,7 +170,7 @@ def _output_dim(spec: str) -> int:
     from ..spec import KNOWN_SPECS
 
     known = KNOWN_SPECS.get(spec)
-    return known.reduction.output_dim if known else 0
+    return known.vector_dim if known else 0
 
 
 def open_registry(uri: str | None = None, token: str | None = None) -> Registry:
