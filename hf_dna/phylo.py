@@ -66,7 +66,7 @@ class TreeResult:
     newick: str
     root: Root
     leaves: list[Leaf]  # in distance-matrix order
-    distances: np.ndarray = field(repr=False)  # (n, n) per-probe distances
+    distances: np.ndarray = field(repr=False)  # (n, n) DNA distances under the spec
     spec: str
     method: TreeMethod
     registry: str | None = None
@@ -139,8 +139,8 @@ def organisation(model_id: str) -> str:
 
 
 def pairwise_distances(vectors: np.ndarray, divisor: float) -> np.ndarray:
-    """All per-probe DNA distances (projection.distance for every pair), as a symmetric
-    (n, n) float64 matrix with an exact zero diagonal, as scikit-bio requires."""
+    """All DNA distances (projection.distance, with the spec's `distance_divisor`, for every
+    pair) as a symmetric (n, n) float64 matrix with an exact zero diagonal, as scikit-bio requires."""
     from scipy.spatial.distance import pdist, squareform
 
     condensed = pdist(np.asarray(vectors, np.float64), "euclidean") / divisor

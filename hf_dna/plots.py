@@ -179,7 +179,7 @@ def _distance_axis(ax: "Axes", tall: bool) -> None:
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    ax.set_xlabel("branch length (DNA distance per probe)")
+    ax.set_xlabel("branch length (DNA distance)")
     ax.tick_params(axis="x", labelsize=8, top=tall, labeltop=tall)
 
 
@@ -208,7 +208,7 @@ def plot_map(result: "MapResult", path: str | Path, title: str | None = None) ->
                         color=colours[leaf.organisation])
     ax.set_aspect("equal", adjustable="datalim")  # MDS axes share one distance unit
     axis = "MDS" if result.method == "mds" else "t-SNE"
-    ax.set_xlabel(f"{axis} 1" + (" (DNA distance per probe)" if result.method == "mds" else ""))
+    ax.set_xlabel(f"{axis} 1" + (" (DNA distance)" if result.method == "mds" else ""))
     ax.set_ylabel(f"{axis} 2")
     ax.tick_params(labelsize=8)
     _legend(ax, orgs, colours, title or _map_title(result))
@@ -311,7 +311,7 @@ def plot_matrix(result: "MatrixResult", path: str | Path, title: str | None = No
             tick.set_color(colours[leaf.organisation])
     if n <= MATRIX_VALUES_MAX:
         _cell_values(ax, result.distances)
-    fig.colorbar(image, ax=ax, shrink=0.8).set_label("DNA distance per probe")
+    fig.colorbar(image, ax=ax, shrink=0.8).set_label("DNA distance")
     ax.set_title(title or f"DNA distances of {n} models · spec {result.spec} · clustered order", fontsize=10)
     return _save(fig, path)
 

@@ -17,12 +17,13 @@ import hf_dna
 from hf_dna.errors import NotInRegistryError, PhyloError, SpecMismatchError
 from hf_dna.phylo import (Leaf, classical_mds, clustered_order, neighbor_joining, newick, oldest_leaf,
                           pairwise_distances)
+from hf_dna.projection import distance
 from hf_dna.registry import RegistryRow, open_registry
 from hf_dna.spec import current_spec
 from helpers import run_cli
 
 SPEC = current_spec().id
-N_PROBES = current_spec().probes.count
+DIVISOR = current_spec().distance_divisor
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -93,16 +94,16 @@ def test_neighbor_joining_recovers_an_additive_tree_exactly(seed):
 
 def test_newick_quotes_labels_newick_treats_specially():
     labels = ["org/model", "a:b", "x(y)", "it's", "snake_case", "with space", "plain-1.0"]
-    dist = pairwise_distances(np.random.default_rng(0).standard_normal((len(labels), 128)), N_PROBES)
+    dist = pairwise_distances(np.random.default_rng(0).standard_normal((len(labels), 128)), DIVISOR)
     text = newick(neighbor_joining(dist, labels)[0])
     assert "plain-1.0:" in text and "'org/model'" in text and "'it''s'" in text
     assert tips(TreeNode.read(io.StringIO(text))) == set(labels)
 
 
-def test_distances_are_the_per_probe_distance():
+def test_distances_are_the_spec_distance():
     vectors = np.random.default_rng(1).standard_normal((5, 128)).astype(np.float32)
-    dist = pairwise_distances(vectors, N_PROBES)
-    expected = np.linalg.norm(vectors[1].astype(float) - vectors[3]) / np.sqrt(N_PROBES)
+    dist = pairwise_distances(vectors, 160 ** 0.5)
+    expected = distance(vectors[1], vectors[3], 160 ** 0.5)
     assert dist[1, 3] == pytest.approx(expected) and np.all(np.diag(dist) == 0) and np.allclose(dist, dist.T)
 
 
@@ -119,7 +120,7 @@ def test_clustered_order_keeps_clusters_together():
     rows = clades(n_clades=3, size=4)
     rng = np.random.default_rng(3).permutation(len(rows))
     vectors = np.stack([rows[i].vector for i in rng])
-    order = clustered_order(pairwise_distances(vectors, N_PROBES))
+    order = clustered_order(pairwise_distances(vectors, DIVISOR))
     groups = [rows[rng[i]].model_id.split("/")[0] for i in order]
     assert sum(a != b for a, b in zip(groups, groups[1:])) == 2  # three runs: each clade contiguous
 
@@ -187,7 +188,8 @@ def test_family_tree_follows_the_real_distances(family_dnas, family_registry):
 @pytest.mark.xfail(strict=False, reason=(
     "Measured here: under dna-1 (text answers) kitchen-ft is about as far from harbour-t5 as from its "
     "base (1.109-1.140 vs 1.111), and harbour-t5's training is not bit-reproducible, so the split flips "
-    "between builds (DESIGN.md 'What is known': the answer channel alone is too weak)."))
+    "between builds (DESIGN.md 'What is known': the answer channel alone is too weak). dna-2's likelihood "
+    "channel should fix it: drop this marker once it passes under dna-2."))
 def test_family_founder_and_its_fine_tune_form_a_clade(family_registry):
     assert is_split(hf_dna.tree(registry=family_registry).node, {"kitchen-base", "kitchen-ft"})
 
