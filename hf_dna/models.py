@@ -89,11 +89,15 @@ def _read_local_card(path: Path) -> dict:
 def _resolve_hub(repo_id: str, revision: str | None, token: str | None,
                  allow_pickle: bool, max_bytes: int | None) -> ResolvedModel:
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError
 
     info = hub_model_info(repo_id, revision, token, files_metadata=True)
     patterns = _weight_patterns([s.rfilename for s in info.siblings or []], repo_id, allow_pickle)
     _check_fits(info, patterns, max_bytes)
-    local = snapshot_download(repo_id, revision=info.sha, allow_patterns=list(SIDE_FILES) + patterns, token=token)
+    try:
+        local = snapshot_download(repo_id, revision=info.sha, allow_patterns=list(SIDE_FILES) + patterns, token=token)
+    except GatedRepoError as exc:  # info is public on a gated repo; its files are not
+        raise ModelNotFoundError(f"{repo_id} is gated: log in with `hf auth login` (or set HF_TOKEN) as a user who was granted access.") from exc
     created = info.created_at.isoformat().replace("+00:00", "Z") if isinstance(info.created_at, datetime) else None
     card = info.card_data.to_dict() if info.card_data is not None else {}
     return ResolvedModel(model_id=info.id, revision=info.sha, local_dir=Path(local), created_at=created, card_data=card)

@@ -30,8 +30,7 @@ from conftest import make_hub_env
 from hf_dna.cards import parse_front_matter, read_block
 from hf_dna.registry import open_registry
 from hf_dna.spec import current_spec
-from hf_dna.zoo import build
-from model_fixtures import TEST_FAMILY
+from hf_dna.zoo import Recipe, build
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / ".github" / "actions" / "hf-dna" / "action.yml"
@@ -39,6 +38,7 @@ TEMPLATE = ROOT / "templates" / "github" / "hf-dna.yml"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml")) + [TEMPLATE]
 SKIPPED_STEPS = {"install"}  # the pip install: this venv already has hf-dna
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+ACTION_MODEL = Recipe("kitchen-base", corpus="kitchen", steps=10)
 BASE_CARD = "---\nlicense: mit\n---\n\n# Kitchen base\n"
 COPY_CARD = "---\nlicense: mit\n---\n\n# My own kitchen model\n"  # no base_model: nothing declared
 
@@ -136,8 +136,8 @@ def run_action(inputs: dict[str, str], env: dict[str, str], workdir: Path, only:
 
 @pytest.fixture(scope="module")
 def kitchen_base(tmp_path_factory) -> Path:
-    """Only the founder of the test family: the action tests need no other model."""
-    return build([r for r in TEST_FAMILY if r.name == "kitchen-base"], tmp_path_factory.mktemp("action-zoo"))["kitchen-base"]
+    """A small real model, briefly trained (the action needs a model, not a good one)."""
+    return build([ACTION_MODEL], tmp_path_factory.mktemp("action-zoo"))[ACTION_MODEL.name]
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def undeclared_copy(stamped, upload, hub):
     base_repo, registry, _ = stamped
     copy = upload("my-kitchen-model", COPY_CARD)
     reg = open_registry(registry)
-    row = reg.find(base_repo, hub.head(base_repo), current_spec().id)
+    row = reg.find(base_repo, spec=current_spec().id)  # at the commit stamped (before the card commit)
     reg.add([dataclasses.replace(row, model_id=copy, revision=hub.head(copy), declared_parents=[],
                                  stamped_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))])
     return copy, registry
@@ -195,13 +195,13 @@ def test_stamp_then_whois_sets_every_output_and_a_summary(stamped, hub, owner_to
     assert set(run.outputs) == {"spec", "dna", "flagged", "report"} == set(load_yaml(ACTION)["outputs"])
     assert run.outputs["spec"] == current_spec().id
     assert run.outputs["flagged"] == "0"
-    # dna: base64 of 128 little-endian float32, the same string as the card block's `vector`.
+    # dna: base64 of little-endian float32, the same string as the card block's `vector`.
     card = read_block(parse_front_matter(hub.files(repo)["README.md"].decode()))
     assert card is not None and run.outputs["dna"] == card.vector
-    assert np.frombuffer(base64.b64decode(run.outputs["dna"]), "<f4").shape == (128,)
+    row = open_registry(registry).find(repo)
+    np.testing.assert_array_equal(np.frombuffer(base64.b64decode(run.outputs["dna"]), "<f4"), row.vector)
     report = json.loads(Path(run.outputs["report"]).read_text())
     assert report["model"] == repo and report["spec"] == current_spec().id and report["undocumented"] == []
-    assert open_registry(registry).find(repo) is not None
     assert f"### hf-dna: [{repo}](" in run.summary
     assert "| target | status | where | note |" in run.summary and "| registry | written |" in run.summary
     assert "**Nothing flagged.**" in run.summary
@@ -233,6 +233,12 @@ def test_fail_on_undocumented_false_reports_but_passes(undeclared_copy, tmp_path
                      make_hub_env(None), tmp_path)
     assert run.ok, run.logs
     assert run.outputs["flagged"] == "1" and "⚠️ **identical**" in run.summary
+
+
+def test_a_failed_stamp_fails_the_action_with_an_annotation(tmp_path):
+    run = run_action({"model": "alice/nope", "mode": "stamp", "write-to": "card,nowhere"}, make_hub_env(None), tmp_path)
+    assert run.failed_step == "stamp" and run.returncode == 2, run.logs
+    assert "::error title=hf-dna stamp::" in run.logs["stamp"] and "nowhere" in run.logs["stamp"]
 
 
 @pytest.mark.parametrize("value, expected", [("True", "true"), ("1", "true"), ("yes", "true"), (" TRUE ", "true"),

@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    except OSError as exc:  # network and Hub failures (huggingface_hub's HTTP errors are OSErrors)
+        if debug:
+            raise
+        click.echo(f"Error: {exc}\nCheck your connection and HF_ENDPOINT, or run with HF_DNA_DEBUG=1 for details.", err=True)
+        sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(0)
