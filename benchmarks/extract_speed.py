@@ -34,7 +34,8 @@ from hf_dna import zoo  # noqa: E402
 from hf_dna.embedding import get_encoder  # noqa: E402
 from hf_dna.spec import current_spec  # noqa: E402
 
-STAGES = ("resolve", "load", "generate", "embed", "project")
+# Stages as hf-dna reports them in dna.stats["seconds"]; a spec may add some (dna-2: likelihood).
+STAGES = ["resolve", "load", "generate", "embed", "project"]
 
 
 def build_model(workdir: Path, *, vocab: int, width: int, layers: int, steps: int, corpus: str,
@@ -76,6 +77,10 @@ def one_run(path: Path, batch_size: int) -> dict:
     dna = hf_dna.extract(str(path), batch_size=batch_size, device="cpu", progress=False)
     wall = time.perf_counter() - start
     sec = dict(dna.stats["seconds"])
+    for i, key in enumerate(sec):  # keep hf-dna's stage order
+        if key not in STAGES:
+            before = list(sec)[i - 1] if i else None
+            STAGES.insert(STAGES.index(before) + 1 if before in STAGES else len(STAGES), key)
     return {"batch_size": batch_size, "seconds": sec, "total": wall, "tokens": dna.stats["generated_tokens"],
             "empty": dna.stats["empty_answers"], "dna": dna}
 
