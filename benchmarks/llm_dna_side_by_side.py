@@ -8,6 +8,8 @@ llm-dna must not be installed into hf-dna's venv: give it its own, with a CPU to
     .venv/bin/python benchmarks/extract_speed.py --repeat 1 --batch-sizes 160   # builds the model
     /tmp/llmdna-venv/bin/python benchmarks/llm_dna_side_by_side.py
 
+On a shared machine prefix both with OMP_WAIT_POLICY=PASSIVE (see extract_speed.py).
+
 This script runs under llm-dna's venv; it times hf-dna in a subprocess with hf-dna's python
 (--hf-dna-python, default .venv/bin/python of this checkout). Both see the same model folder,
 the same 160 bundled probes, the same encoder folder (all-MiniLM-L6-v2 from the
@@ -196,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", default="auto,float32",
                     help="llm-dna model dtypes to run: auto (its own choice: float16 on CPU), float32")
     ap.add_argument("--repeat", type=int, default=2, help="hf-dna runs per batch size")
-    ap.add_argument("--llm-dna-repeat", type=int, default=1,
-                    help="llm-dna runs per dtype (one fp16 run takes many minutes on 2 cores)")
+    ap.add_argument("--llm-dna-repeat", type=int, default=2,
+                    help="llm-dna runs per dtype")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/hf-dna-bench/llm-dna"))
     args = ap.parse_args(argv)
 
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     probes = bundled_probes()
     meta = prepare_offline(args.workdir, model, probes)
     print(f"llm-dna {llm_dna.__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"load {os.getloadavg()[0]:.2f}\nmodel {model}\nencoder {encoder}\nprobes {len(probes)}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}  load {os.getloadavg()[0]:.2f}\nmodel {model}\nencoder {encoder}\nprobes {len(probes)}")
 
     sizes = [int(s) for s in args.hf_dna_batch_sizes.split(",")]
     print("hf-dna: running ...", flush=True)
@@ -235,23 +237,26 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Same model, 160 probes, greedy, 64 new tokens max, CPU; median of {args.repeat} hf-dna / "
           f"{args.llm_dna_repeat} llm-dna runs (best in brackets)")
-    head = f"{'tool':<34} | {'load s':>7} | {'generate s':>16} | {'embed+proj s':>12} | {'total s':>16} | empty"
+    head = (f"{'tool':<52} | {'load s':>6} | {'generate s':>16} | {'likelihood s':>12} | {'embed+proj s':>12} | "
+            f"{'total s':>16} | empty")
     print(head)
     print("-" * len(head))
+
+    def row(label, runs, lik):
+        print(f"{label:<52} | {med(runs, 'load'):>6.2f} | "
+              f"{med(runs, 'generate'):>7.2f} ({min(r['generate'] for r in runs):>6.2f}) | {lik:>12} | "
+              f"{med(runs, 'embed+project'):>12.2f} | {med(runs, 'total'):>7.2f} ({min(r['total'] for r in runs):>6.2f})"
+              f" | {runs[0]['empty']}")
+
     for size in sizes:
         runs = hf["runs"][str(size)]
         for r in runs:
             r["embed+project"] = r["embed"] + r["project"]
-        print(f"{'hf-dna batch_size=' + str(size) + ' fp32':<34} | {med(runs, 'load'):>7.2f} | "
-              f"{med(runs, 'generate'):>7.2f} ({min(r['generate'] for r in runs):>6.2f}) | "
-              f"{med(runs, 'embed+project'):>12.2f} | {med(runs, 'total'):>7.2f} ({min(r['total'] for r in runs):>6.2f})"
-              f" | {runs[0]['empty']}")
+        lik = f"{med(runs, 'likelihood'):.2f}" if "likelihood" in runs[0] else "-"
+        row(f"hf-dna batch_size={size} float32", runs, lik)
     for dtype, runs in llm.items():
-        label = "llm-dna 1.0.1 one-at-a-time " + ("fp16 (its CPU default)" if dtype == "auto" else dtype)
-        print(f"{label:<34} | {med(runs, 'load'):>7.2f} | "
-              f"{med(runs, 'generate'):>7.2f} ({min(r['generate'] for r in runs):>6.2f}) | "
-              f"{med(runs, 'embed+project'):>12.2f} | {med(runs, 'total'):>7.2f} ({min(r['total'] for r in runs):>6.2f})"
-              f" | {runs[0]['empty']}")
+        row("llm-dna 1.0.1 one-at-a-time " + ("float16 (its CPU default)" if dtype == "auto" else dtype), runs,
+            "(none)")
     best = min((s for s in sizes), key=lambda s: med(hf["runs"][str(s)], "total"))
     hf_total = med(hf["runs"][str(best)], "total")
     for dtype, runs in llm.items():
