@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any, Sequence
 
 import click
@@ -30,7 +29,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return "" if value is None else str(value)
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
