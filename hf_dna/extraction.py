@@ -18,7 +18,7 @@ from .embedding import get_encoder
 from .generation import generate_answers
 from .models import ResolvedModel, load_model, resolve
 from .probes import Probe, load_probes
-from .likelihood import char_profile, normalise_per_text
+from .likelihood import char_profile, likelihood_texts, normalise_per_text
 from .projection import project_dna
 from .spec import Spec, current_spec
 
@@ -69,7 +69,8 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
     profile = None
     if spec.likelihood is not None:
         with _timed(seconds, "likelihood"):
-            profile = likelihood_profile(lm, tokenizer, prompts, progress)
+            profile = likelihood_profile(lm, tokenizer, likelihood_texts(spec.likelihood, [p.text for p in prompts]),
+                                         progress)
     del lm  # free the model's memory before the encoder runs
     dna = dna_from_answers(answers.texts, spec, resolved, profile=profile, device=run_device, seconds=seconds,
                            progress=progress)
@@ -80,10 +81,10 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
     return dna
 
 
-def likelihood_profile(model, tokenizer, prompts: list[Probe], progress: bool = False) -> np.ndarray:
-    """The likelihood channel's input: per-character surprise on the probe texts, normalised."""
-    profile = char_profile(model, tokenizer, [p.text for p in prompts], progress=progress)
-    return normalise_per_text(profile, [len(p.text) for p in prompts])
+def likelihood_profile(model, tokenizer, texts: list[str], progress: bool = False) -> np.ndarray:
+    """The likelihood channel's input: per-character surprise on the spec's texts, normalised."""
+    profile = char_profile(model, tokenizer, texts, progress=progress)
+    return normalise_per_text(profile, [len(t) for t in texts])
 
 
 def dna_from_answers(answers: list[str], spec: Spec, resolved: ResolvedModel, *, profile: np.ndarray | None = None,

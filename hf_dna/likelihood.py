@@ -1,4 +1,5 @@
-"""The likelihood channel: how surprised a model is by each character of fixed texts.
+"""The likelihood channel: how surprised a model is by each character of fixed texts
+(the probe prompts under dna-2, random letter strings under dna-3).
 
 The model scores each probe text (no generation). Each token's negative log-likelihood is
 spread evenly over the characters the token covers, so the per-character profile does not
@@ -12,9 +13,28 @@ between two profiles is sqrt(2 (1 - correlation)) and survives a Gaussian projec
 
 from __future__ import annotations
 
+from importlib import resources
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from .errors import ProbeSetError
+from .spec import LikelihoodSpec
+
+
+def likelihood_texts(spec: LikelihoodSpec, probe_texts: list[str]) -> list[str]:
+    """The texts a spec's likelihood channel scores: the probe prompts (dna-2), or a text set
+    bundled with the package (dna-3: random letter strings), checked against the spec's hash."""
+    if spec.texts == "probe prompts":
+        return probe_texts
+    from .probes import probe_hash
+
+    lines = resources.files("hf_dna").joinpath(f"data/{spec.texts}.txt").read_text(encoding="utf-8").splitlines()
+    if probe_hash(lines) != spec.texts_sha256:
+        raise ProbeSetError(f"The bundled likelihood texts {spec.texts!r} do not match the spec's hash "
+                            f"{spec.texts_sha256[:12]}: the installation is damaged; reinstall hf-dna.")
+    return lines
 
 
 def char_profile(model, tokenizer, texts: list[str], *, progress: bool = False) -> np.ndarray:

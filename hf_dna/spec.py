@@ -56,7 +56,8 @@ class ReductionSpec:
 class LikelihoodSpec:
     """The likelihood channel (hf_dna.likelihood): per-character surprise on fixed texts."""
 
-    texts: str = "probe prompts"
+    texts: str = "probe prompts"  # or the name of a bundled text set (hf_dna/data/NAME.txt)
+    texts_sha256: str = ""  # of a bundled set's canonical JSON (probes.probe_hash); "" for the probes
     context: str = "bos token, else eos token"
     spread: str = "each token's NLL evenly over the characters it covers"
     normalise: str = "z-score within each text, then unit length"
@@ -85,6 +86,8 @@ class Spec:
             # Fields added with dna-2 stay out of dna-1's canonical form, so its id never changes.
             data.pop("likelihood")
             data.pop("text_weight")
+        elif not self.likelihood.texts_sha256:
+            data["likelihood"].pop("texts_sha256")  # added with dna-3: dna-2's id stays
         return data
 
     def canonical_json(self) -> str:
@@ -136,8 +139,24 @@ DNA_2 = Spec(
     text_weight=0.2,
 )
 
-CURRENT_SPEC = DNA_2
-KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1, DNA_2)}
+# dna-3 scores random letter strings instead of the probe prompts in the likelihood channel.
+# Text no model was trained on shows how its weights, not its data, react: a fine-tune keeps
+# its parent's reactions, a same-data twin (another seed) has its own. On the lineage zoo it
+# raised flag precision from 0.81 to 0.85 and cut false flags from 4 to 3 (benchmarks/RESULTS.md,
+# benchmarks/twin_signal.py).
+DNA_3 = Spec(
+    name="dna-3",
+    probes=DNA_1.probes,
+    reduction=DNA_1.reduction,
+    distance=DNA_2.distance,
+    likelihood=LikelihoodSpec(
+        texts="letter_strings", texts_sha256="ec893604eb512072f639ff6b6fb9eafc644b463cca0cda9af967b3f39694d0bc",
+        input_dim=10266, matrix_sha256="3ea715ffcbb2b6a4c31957694f5d21f98772cd9ecfcc134ec7b27af10aee70ff"),
+    text_weight=0.2,
+)
+
+CURRENT_SPEC = DNA_3
+KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1, DNA_2, DNA_3)}
 
 
 def current_spec() -> Spec:

@@ -8,12 +8,17 @@ import pytest
 import hf_dna
 from hf_dna.errors import SpecMismatchError, UnknownSpecError
 from hf_dna.probes import bundled_probes, probe_hash
+from hf_dna.likelihood import likelihood_texts
 from hf_dna.projection import likelihood_matrix, matrix_sha256, project, projection_matrix
 from hf_dna.spec import current_spec, get_spec, require_same_spec
 from helpers import run_cli
 
 PINNED_MATRIX_SHA256 = "7a7e3090f31ff8dd48b3f50fcbb7a9b4fd6f96f32a6b9f686748aae4c6138ec3"
-PINNED_LIKELIHOOD_MATRIX_SHA256 = "11e6e760923a7a6720dca2284148efed36c582b5920e18ba2ed2c0812d218650"
+# The likelihood matrix of each spec with that channel: dna-2 (probe prompts), dna-3 (letter strings).
+PINNED_LIKELIHOOD_MATRIX_SHA256 = {
+    "dna-2/96dbeb15": "11e6e760923a7a6720dca2284148efed36c582b5920e18ba2ed2c0812d218650",
+    "dna-3": "3ea715ffcbb2b6a4c31957694f5d21f98772cd9ecfcc134ec7b27af10aee70ff",
+}
 
 
 def test_projection_matrices_are_pinned():
@@ -22,14 +27,27 @@ def test_projection_matrices_are_pinned():
     assert matrix.shape == (spec.probes.count * spec.encoder.dim, spec.reduction.output_dim)
     assert matrix.dtype == np.float32
     assert matrix_sha256(matrix) == PINNED_MATRIX_SHA256 == spec.reduction.matrix_sha256
+    texts = likelihood_texts(spec.likelihood, [p.text for p in bundled_probes()])
     likelihood = likelihood_matrix(spec)
-    assert likelihood.shape == (sum(len(p.text) for p in bundled_probes()), spec.likelihood.output_dim)
-    assert matrix_sha256(likelihood) == PINNED_LIKELIHOOD_MATRIX_SHA256 == spec.likelihood.matrix_sha256
+    assert likelihood.shape == (sum(len(t) for t in texts), spec.likelihood.output_dim)
+    assert matrix_sha256(likelihood) == PINNED_LIKELIHOOD_MATRIX_SHA256[spec.name] == spec.likelihood.matrix_sha256
+    dna2 = get_spec("dna-2/96dbeb15")
+    assert matrix_sha256(likelihood_matrix(dna2)) == PINNED_LIKELIHOOD_MATRIX_SHA256[dna2.id] == dna2.likelihood.matrix_sha256
 
 
-def test_older_spec_stays_known():
+def test_likelihood_texts_are_bundled_and_hash_checked():
+    spec = current_spec()
+    texts = likelihood_texts(spec.likelihood, [p.text for p in bundled_probes()])
+    assert len(texts) == 160 and probe_hash(texts) == spec.likelihood.texts_sha256
+    assert all(set(t) <= set("abcdefghijklmnopqrstuvwxyz ") for t in texts)  # no model's training text
+    dna2 = get_spec("dna-2/96dbeb15")
+    assert likelihood_texts(dna2.likelihood, ["a probe"]) == ["a probe"]
+
+
+def test_older_specs_stay_known():
     dna1 = get_spec("dna-1/088e259d")
     assert dna1.likelihood is None and dna1.vector_dim == 128
+    assert get_spec("dna-2/96dbeb15").likelihood.texts == "probe prompts"
     assert current_spec().vector_dim == 256
 
 
