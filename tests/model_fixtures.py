@@ -27,6 +27,20 @@ def zoo(tmp_path_factory) -> dict[str, Path]:
     return build(TEST_FAMILY, tmp_path_factory.mktemp("zoo"))
 
 
+# Batch tests need several distinct models, not good ones: a few training steps each (seconds).
+SMALL_FAMILY = (
+    Recipe("small-a", corpus="kitchen", steps=30),
+    Recipe("small-b", corpus="machines", steps=30, seed=1),
+    Recipe("small-c", corpus="garden", steps=30, seed=2),
+)
+
+
+@pytest.fixture(scope="session")
+def small_zoo(tmp_path_factory) -> dict[str, Path]:
+    """name -> folder of each SMALL_FAMILY member (shared: copy one before changing it)."""
+    return build(SMALL_FAMILY, tmp_path_factory.mktemp("small-zoo"))
+
+
 @pytest.fixture(scope="session")
 def encoder_only_model(tmp_path_factory) -> Path:
     """A BERT masked-LM folder: a real model that hf-dna must refuse (it does not generate)."""
