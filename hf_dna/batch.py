@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +62,7 @@ class BatchItem:
     model: str  # as listed
     status: Status
     revision: str | None = None
+    model_id: str | None = None  # the registry's id (a local folder's name)
     seconds: float = 0.0
     error: str | None = None  # why it failed
     note: str | None = None  # why it was skipped
@@ -149,23 +151,28 @@ def _unique(refs: list[str], empty_message: str) -> list[str]:
 # -- plan
 
 def plan(refs: list[str], spec: Spec, held: set[tuple[str, str]], token: str | None,
-         recompute: bool = False) -> tuple[list[Job], list[BatchItem]]:
-    """Resolve each ref; a model the registry holds at that revision and spec (`held`) is
-    skipped unless `recompute`. Returns the jobs to run and the items already settled."""
-    jobs, settled, seen = [], [], set()
-    for index, ref in enumerate(refs):
-        start = time.perf_counter()
+         recompute: bool = False, progress: bool = False) -> tuple[list[Job], list[BatchItem]]:
+    """Resolve each ref (8 at a time: each is a Hub call); a model the registry holds at that
+    revision and spec (`held`) is skipped unless `recompute`. Returns the jobs to run and the
+    items already settled (skipped, or failed to resolve)."""
+    def attempt(ref: str) -> tuple[str, str] | Exception:
         try:
-            model, revision = resolve_ref(ref, token, spec, set() if recompute else held)
+            return resolve_ref(ref, token, spec, set() if recompute else held)
         except Exception as exc:  # noqa: BLE001 -- one model's failure must not stop the batch
-            settled.append(BatchItem(ref, "failed", error=describe(exc), seconds=time.perf_counter() - start, index=index))
-            continue
-        if (model, revision) in seen or (not recompute and (model, revision) in held):
-            why = "listed twice" if (model, revision) in seen else f"already in the registry under {spec.id}"
-            settled.append(BatchItem(ref, "skipped", revision, note=why, index=index))
-            continue
-        seen.add((model, revision))
-        jobs.append(Job(index, ref, model, revision))
+            return exc
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        resolved = list(tqdm(pool.map(attempt, refs), total=len(refs), desc="resolve", unit="model",
+                             disable=not progress, leave=False))
+    jobs, settled, seen = [], [], set()
+    for index, (ref, found) in enumerate(zip(refs, resolved)):
+        if isinstance(found, Exception):
+            settled.append(BatchItem(ref, "failed", error=describe(found), index=index))
+        elif found in seen or (not recompute and found in held):
+            why = "listed twice" if found in seen else f"already in the registry under {spec.id}"
+            settled.append(BatchItem(ref, "skipped", found[1], model_id=found[0], note=why, index=index))
+        else:
+            seen.add(found)
+            jobs.append(Job(index, ref, *found))
     return jobs, settled
 
 
@@ -311,7 +318,7 @@ class RegistryBatch:
 def finish(outcome: Outcome, to: Iterable[Target], rows: RegistryBatch | None, write_kwargs: dict) -> BatchItem:
     """Write one model's card and companion repo now, and queue its registry row."""
     job = outcome.job
-    item = BatchItem(job.ref, "stamped", job.revision, outcome.seconds, index=job.index)
+    item = BatchItem(job.ref, "stamped", job.revision, job.model, outcome.seconds, index=job.index)
     if outcome.computed is None:
         item.fail(outcome.error or "unknown error")
         return item
@@ -349,7 +356,7 @@ def stamp_many(models: list[str], *, registry: str | None = None, engine: Engine
     spec = extract_kwargs.get("spec") or current_spec()
     reg = open_registry(registry, token=token)
     held = {(r.model_id, r.revision) for r in reg.rows(spec.id)}
-    jobs, items = plan(models, spec, held, token, recompute)
+    jobs, items = plan(models, spec, held, token, recompute, progress)
     rows = RegistryBatch(reg, hub.username(token), dry_run, flush_every, flush_seconds,
                          set() if recompute else held) if "registry" in to else None
     outcomes = run_ray(jobs, token, recompute, extract_kwargs, cpus=cpus_per_task, gpus=gpus_per_task,

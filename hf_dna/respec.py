@@ -57,8 +57,11 @@ def respec(registry: str | None, spec: str | Spec, *, token: str | None = None, 
            dry_run: bool = False, progress: bool = False) -> RespecResult:
     """Add rows under `spec` (an id like `dna-1/088e259d`, or a name like `dna-1`) for every
     model whose stored evidence fits it; models already held under `spec` are skipped."""
+    import transformers
+
     from .registry import open_registry
 
+    transformers.utils.logging.disable_progress_bar()  # the encoder's loading bar; respec shows its own
     target = spec if isinstance(spec, Spec) else find_spec(spec)
     reg = open_registry(registry, token=token)
     result = RespecResult(target.id, reg.uri)

@@ -113,20 +113,31 @@ def test_cli_needs_exactly_one_source(tmp_path):
     assert empty.returncode == 1 and "names no model" in empty.stderr
 
 
-def test_ray_and_local_engines_give_identical_rows(small_zoo, corrupt_copy, tmp_path, ray_cluster):
-    models = [str(small_zoo["small-a"]), str(small_zoo["small-b"])]
-    local = stamp_many(models, registry=str(tmp_path / "local"), to=("registry",), progress=False)
+def test_ray_and_local_engines_give_identical_rows(small_zoo, stamped_small_zoo, corrupt_copy, tmp_path, ray_cluster):
+    models = [str(small_zoo["small-a"]), str(small_zoo["small-b"])]  # what stamped_small_zoo stamped locally
     on_ray = stamp_many([*models, str(corrupt_copy)], registry=str(tmp_path / "ray"), engine="ray",
                         to=("registry",), progress=False)
-    assert [i.status for i in local.items] == ["stamped"] * 2
     assert [i.status for i in on_ray.items] == ["stamped", "stamped", "failed"]
     assert "Could not load" in on_ray.items[2].error  # raised in a Ray worker, reported by the driver
-    rows = {engine: {r.model_id: r for r in open_registry(str(tmp_path / engine)).rows()} for engine in ("local", "ray")}
+    rows = {engine: {r.model_id: r for r in open_registry(str(path)).rows()}
+            for engine, path in (("local", stamped_small_zoo), ("ray", tmp_path / "ray"))}
     assert rows["local"].keys() == rows["ray"].keys() == {"small-a", "small-b"}
     for name, row in rows["local"].items():
         twin = rows["ray"][name]
         assert (twin.revision, twin.spec) == (row.revision, row.spec)
         np.testing.assert_allclose(twin.vector, row.vector, atol=1e-6)
-    evidence = {e.model_id: e for e in open_registry(str(tmp_path / "ray")).evidence()}
-    assert {e.model_id: e.answers for e in open_registry(str(tmp_path / "local")).evidence()} == \
-        {name: e.answers for name, e in evidence.items()}
+    answers = {engine: {e.model_id: e.answers for e in open_registry(str(path)).evidence()}
+               for engine, path in (("local", stamped_small_zoo), ("ray", tmp_path / "ray"))}
+    assert answers["local"] == answers["ray"]
+
+
+def test_a_failed_registry_write_fails_its_models_and_leaves_the_registry_as_it_was(hub, small_zoo, owner_token):
+    name = f"batch-registry-{uuid.uuid4().hex[:8]}"
+    hub.inject("POST", rf"/api/datasets/alice/{name}/commit/", status=500, times=None)
+    result = stamp_many([str(small_zoo["small-a"])], registry=f"hf://datasets/alice/{name}", to=("registry",),
+                        token=owner_token, progress=False)
+    (item,) = result.items
+    assert item.status == "failed" and item.error.startswith("registry: Could not write")
+    assert [t.status for t in item.targets] == ["failed"] and not result.ok
+    registry = open_registry(f"hf://datasets/alice/{name}", token=owner_token)
+    assert registry.rows() == [] and registry.evidence() == []
