@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -49,7 +49,7 @@ class RespecResult:
 
     def to_dict(self) -> dict:
         return {"spec": self.spec, "registry": self.registry, "ok": self.ok, "file": self.written,
-                "counts": {s: self.count(s) for s in ("written", "skipped", "failed")},
+                "counts": {s: self.count(s) for s in get_args(Status)},
                 "models": [asdict(item) for item in self.items]}
 
 

@@ -28,7 +28,7 @@ def test_respec_computes_other_specs_from_stored_evidence_without_the_models(sma
     result = run_cli("respec", "--registry", reg, "--spec", "dna-1", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["spec"] == DNA_1.id and report["counts"] == {"written": 2, "skipped": 0, "failed": 0}
+    assert report["spec"] == DNA_1.id and report["counts"] == {"written": 2, "would-write": 0, "skipped": 0, "failed": 0}
     rows = {r.model_id: r for r in open_registry(reg).rows(DNA_1.id)}
     assert rows.keys() == {"small-a", "small-b"}
     assert rows["small-a"].revision == expected.revision and rows["small-a"].source == "respec"

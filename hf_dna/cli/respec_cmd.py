@@ -36,7 +36,7 @@ def respec(uri: str | None, spec: str, device: str, dry_run: bool, as_json: bool
     else:
         click.echo(output.table(["model", "revision", "status", "note"],
                                 [[i.model, i.revision[:12], i.status, i.message] for i in result.items]))
-        click.echo(f"\n{result.count('written') or sum(i.status == 'would-write' for i in result.items)} "
+        click.echo(f"\n{result.count('would-write' if dry_run else 'written')} "
                    f"{'would be ' if dry_run else ''}written, {result.count('skipped')} skipped, "
                    f"{result.count('failed')} failed (spec {result.spec}, registry {result.registry})")
     if not result.ok:
