@@ -34,7 +34,7 @@ class DemoResult:
         return all(self.nearest(child)[0] == parent for child, parent in self.parents.items() if parent)
 
 
-def run_demo(workdir: str | Path | None = None, *, batch_size: int = 16, progress: bool = True) -> DemoResult:
+def run_demo(workdir: str | Path | None = None, *, batch_size: int = 32, progress: bool = True) -> DemoResult:
     """Build the demo family (cached between runs), extract every DNA, compare them all."""
     root = Path(workdir) if workdir else cache_dir() / "demo-zoo"
     paths = build(DEMO_FAMILY, root)

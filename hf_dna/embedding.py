@@ -81,16 +81,20 @@ class Encoder:
 
     @torch.inference_mode()
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        chunks = []
-        starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="embed", unit="batch", disable=not progress, leave=False):
-            batch = self.tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                                   max_length=self.spec.max_length, return_tensors="pt").to(self.device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        """One row per text, in the order given. Texts are batched by token length so a batch
+        pads little (answers run from empty to 64 tokens: 1.17 -> 0.60 s for 160 answers)."""
+        out = np.zeros((len(texts), self.spec.dim), np.float32)
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=True, max_length=self.spec.max_length)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
+        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        for batch in tqdm(batches, desc="embed", unit="batch", disable=not progress, leave=False):
+            encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                     max_length=self.spec.max_length, return_tensors="pt").to(self.device)
+            hidden = self.model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy())
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.spec.dim), np.float32)
+            out[batch] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+        return out
 
 
 @functools.lru_cache(maxsize=2)

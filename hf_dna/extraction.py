@@ -46,7 +46,7 @@ def responses_sha256(answers: list[str]) -> str:
 
 def extract(model: str, revision: str | None = None, *, spec: Spec | None = None,
             probes: str | None = None, device: Device = "auto", dtype: DType = "auto",
-            batch_size: int = 16, token: str | None = None, trust_remote_code: bool = False,
+            batch_size: int = 32, token: str | None = None, trust_remote_code: bool = False,
             allow_pickle: bool = False, model_id: str | None = None,
             responses_path: str | Path | None = None, progress: bool = True) -> DNA:
     """Compute a model's DNA.

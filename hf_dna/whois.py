@@ -10,7 +10,7 @@ import numpy as np
 
 from . import cards
 from .calibration import Calibration, fit
-from .dna import DNA
+from .dna import DNA, encode_vector
 from .errors import WhoisError
 from .lineage import FLAGGED, Candidate, LineageGraph, judge
 from .models import hub_model_info, is_local_ref, resolve
@@ -35,6 +35,7 @@ class WhoisReport:
     dna_source: str  # where the query's DNA came from: card, registry or computed
     registry: str
     notes: list[str] = field(default_factory=list)
+    vector: np.ndarray | None = None  # the query's DNA, so a CI job can record it without a second lookup
 
     @property
     def undocumented(self) -> list[Candidate]:
@@ -60,7 +61,9 @@ class WhoisReport:
                 "neighbors": [c.to_dict() for c in self.neighbors],
                 "undocumented": [c.to_dict() for c in self.undocumented],
                 "conclusion": self.conclusion, "dna_source": self.dna_source, "registry": self.registry,
-                "calibration": self.calibration.to_dict(), "notes": self.notes}
+                "calibration": self.calibration.to_dict(), "notes": self.notes,
+                # base64 of the little-endian float32 numbers: the card block's `vector` string
+                "vector": encode_vector(self.vector) if self.vector is not None else None}
 
 
 def default_calibration(spec_id: str) -> Calibration | None:
@@ -96,7 +99,7 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     judged = judge(query.model_id, query_created, candidates, graph, calibration)
     notes = list(reg.problems)
     return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
-                       graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes)
+                       graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector)
 
 
 def _registry_index(reg, spec_id: str):

@@ -149,3 +149,36 @@ def test_missing_dna_file_is_clear(tmp_path):
         DNA.load(tmp_path / "missing.json")
     with pytest.raises(ModelNotFoundError):
         hf_dna.extract(str(tmp_path / "missing"), progress=False)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_batched_greedy_answers_equal_one_generate_call_per_prompt(arch, tmp_path):
+    """hf-dna's own decoding loop (which drops finished rows) answers exactly as
+    transformers' generate() does one prompt at a time, the paper package's way."""
+    import torch
+
+    from hf_dna import zoo
+    from hf_dna.generation import generate_answers, pad_token_id
+
+    text = zoo.corpus("kitchen")
+    tokenizer = zoo.train_tokenizer(text, vocab_size=400)
+    model = zoo.new_model(arch, len(tokenizer), width=32, layers=2)
+    zoo.train(model, tokenizer, text, 300, lr=1e-2)
+    model.eval()
+    # A tiny model rarely says EOS; let "." end an answer so rows leave their batch at
+    # different steps: the case the loop must get right.
+    tokenizer.eos_token = "."
+    prompts = [p.text for p in bundled_probes()[:24]]
+    settings = dataclasses.replace(current_spec().generation, max_new_tokens=12)
+    batched = generate_answers(model, tokenizer, prompts, settings, batch_size=8, progress=False)
+    lengths = {len(tokenizer(a)["input_ids"]) for a in batched.texts}
+    assert len(lengths) > 3 and max(lengths) >= 10
+    with torch.inference_mode():
+        for prompt, answer in zip(prompts, batched.texts):
+            ids = tokenizer(prompt, return_tensors="pt")
+            out = model.generate(**ids, do_sample=False, max_new_tokens=12, pad_token_id=pad_token_id(tokenizer),
+                                 eos_token_id=tokenizer.eos_token_id)
+            tokens = out[0, ids["input_ids"].shape[1]:].tolist()
+            tokens = tokens[:tokens.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in tokens else tokens
+            expected = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            assert answer == expected

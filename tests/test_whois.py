@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
+from hf_dna.dna import decode_vector
 from hf_dna.errors import WhoisError
 from hf_dna.registry import RegistryRow, open_registry
 from hf_dna.whois import whois
@@ -63,7 +65,7 @@ def test_wrong_declaration_is_declared_but_distant(model_copy, family_registry):
     assert verdicts["kitchen-base"] == "undocumented-parent"
 
 
-def test_json_shape_and_exit_codes(model_copy, family_registry):
+def test_json_shape_and_exit_codes(model_copy, family_registry, family_dnas):
     path = model_copy("kitchen-ft")
     flagged = run_cli("whois", str(path), "--registry", family_registry, "--json", "--fail-on-undocumented")
     assert flagged.returncode == 3, flagged.stderr
@@ -71,6 +73,9 @@ def test_json_shape_and_exit_codes(model_copy, family_registry):
     assert {"model", "revision", "spec", "declared_parents", "neighbors", "undocumented"} <= set(data)
     assert set(data["neighbors"][0]) == {"model", "revision", "distance", "score", "verdict", "created_at"}
     assert [n["model"] for n in data["undocumented"]] == ["kitchen-base"]
+    # The DNA whois used (here computed), as the card block writes it: a CI job can record it.
+    assert data["dna_source"] == "computed"
+    np.testing.assert_array_equal(decode_vector(data["vector"]), family_dnas["kitchen-ft"].vector)
     plain = run_cli("whois", str(path), "--registry", family_registry)
     assert plain.returncode == 0 and "undocumented-parent" in plain.stdout and "score" in plain.stdout
     declared = with_card(model_copy, "kitchen-base", "---\nlicense: mit\n---\n")
