@@ -63,7 +63,7 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
 
 def extract_with_evidence(model: str, revision: str | None = None, *, spec: Spec | None = None,
                           probes: str | None = None, device: Device = "auto", dtype: DType = "auto",
-                          batch_size: int = 16, token: str | None = None, trust_remote_code: bool = False,
+                          batch_size: int = 32, token: str | None = None, trust_remote_code: bool = False,
                           allow_pickle: bool = False, model_id: str | None = None,
                           progress: bool = True) -> tuple[DNA, Evidence]:
     """`extract`, also returning what the model produced (its answers and raw likelihood
