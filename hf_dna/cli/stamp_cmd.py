@@ -39,7 +39,7 @@ def batch_options(func):
     return func
 
 
-BATCH_ONLY = ("limit", "workers", "report_path")
+BATCH_ONLY = {"limit": "--limit", "workers": "--workers", "report_path": "--report"}
 SINGLE_ONLY = {"revision": "--revision", "model_id": "--model-id", "companion_repo": "--companion"}
 
 
@@ -74,18 +74,18 @@ def stamp(model: str | None, registry: str | None, targets: str, create_pr: bool
 
       hf-dna stamp --search "author:my-org base_model:my-org/base" --engine ray --workers 4
     """
-    wanted = _targets(targets)
-    mode = "auto" if create_pr is None else ("pr" if create_pr else "direct")
     sources = [name for name, value in (("MODEL", model), ("--from", params["from_file"]), ("--search", params["search"]))
                if value is not None]
     if len(sources) != 1:
         raise click.UsageError("Give exactly one of MODEL, --from FILE or --search QUERY"
                                + (f" (got {', '.join(sources)})." if sources else "."))
+    wanted = _targets(targets)
+    mode = "auto" if create_pr is None else ("pr" if create_pr else "direct")
     if model is None:
         _reject(SINGLE_ONLY, dict(params, model_id=model_id, companion_repo=companion_repo), "with --from or --search")
         _stamp_batch(registry, wanted, mode, dry_run, recompute, as_json, params)
         return
-    _reject({name: f"--{name.replace('_path', '').replace('_', '-')}" for name in BATCH_ONLY}, params, "with MODEL")
+    _reject(BATCH_ONLY, params, "with MODEL")
     if params["engine"] != "local":
         raise click.UsageError("--engine applies to --from and --search batches; stamp one MODEL without it.")
     _stamp_one(model, registry, wanted, mode, dry_run, companion_repo, model_id, recompute, as_json, params)
