@@ -85,3 +85,15 @@ class PhyloError(HfDnaError, ValueError):
 
 class WhoisError(HfDnaError, LookupError):
     """whois cannot answer: the registry is empty or holds another spec."""
+
+
+class BatchError(HfDnaError, ValueError):
+    """A batch cannot start: its model list or query is empty or unreadable."""
+
+
+class EngineUnavailableError(HfDnaError, ImportError):
+    """The chosen engine (Ray) is not installed or cannot start."""
+
+
+class RespecError(HfDnaError, ValueError):
+    """A re-spec cannot run: the target spec is unknown, or the registry holds no evidence."""

@@ -15,6 +15,7 @@ import torch
 from . import __version__
 from .dna import DNA
 from .embedding import get_encoder
+from .evidence import Evidence
 from .generation import generate_answers
 from .models import ResolvedModel, load_model, resolve
 from .probes import Probe, load_probes
@@ -53,6 +54,27 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
     `model` is a Hub repo id (with `revision`) or a local folder. `probes` is None for the
     bundled set or `hf://datasets/ORG/NAME[@rev]`. Raises an `HfDnaError` subclass on bad input.
     """
+    dna, evidence, prompts = _extract(model, revision, spec, probes, device, dtype, batch_size, token,
+                                      trust_remote_code, allow_pickle, model_id, progress)
+    if responses_path is not None:
+        save_responses(responses_path, prompts, evidence.answers, dna)
+    return dna
+
+
+def extract_with_evidence(model: str, revision: str | None = None, *, spec: Spec | None = None,
+                          probes: str | None = None, device: Device = "auto", dtype: DType = "auto",
+                          batch_size: int = 32, token: str | None = None, trust_remote_code: bool = False,
+                          allow_pickle: bool = False, model_id: str | None = None,
+                          progress: bool = True) -> tuple[DNA, Evidence]:
+    """`extract`, also returning what the model produced (its answers and raw likelihood
+    profile): with that evidence a later spec can be computed without the model (`respec`)."""
+    dna, evidence, _ = _extract(model, revision, spec, probes, device, dtype, batch_size, token,
+                                trust_remote_code, allow_pickle, model_id, progress)
+    return dna, evidence
+
+
+def _extract(model, revision, spec, probes, device, dtype, batch_size, token, trust_remote_code, allow_pickle,
+             model_id, progress) -> tuple[DNA, Evidence, list[Probe]]:
     spec = spec or current_spec()
     seconds: dict[str, float] = {}
     with _timed(seconds, "resolve"):
@@ -66,25 +88,18 @@ def extract(model: str, revision: str | None = None, *, spec: Spec | None = None
     with _timed(seconds, "generate"):
         answers = generate_answers(lm, tokenizer, [p.text for p in prompts], spec.generation,
                                    batch_size=batch_size, progress=progress)
-    profile = None
+    raw = profile = None
     if spec.likelihood is not None:
         with _timed(seconds, "likelihood"):
-            profile = likelihood_profile(lm, tokenizer, likelihood_texts(spec.likelihood, [p.text for p in prompts]),
-                                         progress)
+            texts = likelihood_texts(spec.likelihood, [p.text for p in prompts])
+            raw = char_profile(lm, tokenizer, texts, progress=progress)
+            profile = normalise_per_text(raw, [len(t) for t in texts])
     del lm  # free the model's memory before the encoder runs
     dna = dna_from_answers(answers.texts, spec, resolved, profile=profile, device=run_device, seconds=seconds,
                            progress=progress)
     dna.stats["generated_tokens"] = answers.new_tokens
     dna.runtime.update(device=run_device, dtype=str(run_dtype).removeprefix("torch."), batch_size=batch_size)
-    if responses_path is not None:
-        save_responses(responses_path, prompts, answers.texts, dna)
-    return dna
-
-
-def likelihood_profile(model, tokenizer, texts: list[str], progress: bool = False) -> np.ndarray:
-    """The likelihood channel's input: per-character surprise on the spec's texts, normalised."""
-    profile = char_profile(model, tokenizer, texts, progress=progress)
-    return normalise_per_text(profile, [len(t) for t in texts])
+    return dna, Evidence.from_run(dna, spec, answers.texts, raw), prompts
 
 
 def dna_from_answers(answers: list[str], spec: Spec, resolved: ResolvedModel, *, profile: np.ndarray | None = None,
@@ -111,9 +126,14 @@ def dna_from_answers(answers: list[str], spec: Spec, resolved: ResolvedModel, *,
 def save_responses(path: str | Path, prompts: list[Probe], answers: list[str], dna: DNA) -> None:
     """One JSON line per probe: with these a later spec can be computed without the model."""
     with Path(path).open("w", encoding="utf-8") as fh:
-        for probe, answer in zip(prompts, answers):
-            fh.write(json.dumps({"model": dna.model, "revision": dna.revision, "probe_id": probe.id,
-                                 "prompt": probe.text, "answer": answer}, ensure_ascii=False) + "\n")
+        fh.write(responses_jsonl(prompts, answers, dna))
+
+
+def responses_jsonl(prompts: list[Probe], answers: list[str], dna: DNA) -> str:
+    """The raw answers as JSON lines (`responses.jsonl`): model, revision, probe, prompt, answer."""
+    return "".join(json.dumps({"model": dna.model, "revision": dna.revision, "probe_id": probe.id,
+                               "prompt": probe.text, "answer": answer}, ensure_ascii=False) + "\n"
+                   for probe, answer in zip(prompts, answers))
 
 
 @contextmanager

@@ -176,6 +176,16 @@ def get_spec(spec_id: str) -> Spec:
         ) from None
 
 
+def find_spec(text: str) -> Spec:
+    """A known spec by its id (`dna-1/3f2a9c1e`) or its name (`dna-1`)."""
+    if text in KNOWN_SPECS:
+        return KNOWN_SPECS[text]
+    named = [s for s in KNOWN_SPECS.values() if s.name == text]
+    if len(named) == 1:
+        return named[0]
+    return get_spec(text)  # raises UnknownSpecError, which lists the known ids
+
+
 def require_same_spec(a: str, b: str, what: str = "DNAs") -> None:
     """Comparing across specs is meaningless: refuse it with a message that says why."""
     if a != b:

@@ -4,6 +4,11 @@ repo and the registry.
 Each destination is written in one atomic step (one Hub commit, or one file replace), so a
 failure leaves that destination as it was; the result says what happened to each one.
 Everything is prepared and validated before the first write.
+
+Two steps, so that a batch can run the first anywhere (`hf_dna.batch`): `compute` (resolve,
+reuse the card's DNA or run the model) returns a picklable `Computed`; `write` writes it. The
+registry also receives the run's evidence (answers and raw likelihood profile, see
+`hf_dna.evidence`), so that `hf-dna respec` can compute a later spec without the model.
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import cards, companion, hub
 from .dna import DNA
 from .errors import CardError, HfDnaError
-from .extraction import extract
+from .evidence import Evidence
+from .extraction import extract_with_evidence, responses_jsonl
 from .models import hub_model_info, is_local_ref, resolve
+from .probes import load_probes
 from .spec import current_spec
+
+if TYPE_CHECKING:
+    from .registry import RegistryRow
 
 Target = Literal["card", "dataset", "registry"]
 ALL_TARGETS: tuple[Target, ...] = ("card", "dataset", "registry")
@@ -44,6 +54,20 @@ class StampResult:
         return all(t.status != "failed" for t in self.targets)
 
 
+@dataclass
+class Computed:
+    """A model's DNA and everything its writers need. Made by `compute` (on any machine: it
+    pickles), written by `write`."""
+
+    dna: DNA
+    reused: bool  # the DNA came from a current card block: the model was not run
+    card_data: dict = field(default_factory=dict)
+    evidence: Evidence | None = None  # answers and likelihood profile, for `respec`
+    responses: bytes | None = None  # responses.jsonl, for the companion repo
+    head: str | None = None  # the Hub commit the model was resolved at (the card commit's parent)
+    local_path: str | None = None  # a local model folder: its README.md is the card
+
+
 def declared_parents(card_data: dict | None) -> list[str]:
     """The card's `base_model` as a list (it may be a string or a list)."""
     base = (card_data or {}).get("base_model")
@@ -60,68 +84,83 @@ def stamp(model: str, revision: str | None = None, *, registry: str | None = Non
     from huggingface_hub import get_token
 
     token = token or get_token()
+    computed = compute(model, revision, token=token, recompute=recompute, progress=progress, model_id=model_id,
+                       **extract_kwargs)
+    targets = write(computed, to=to, registry=registry, write_mode=write_mode, dry_run=dry_run,
+                    companion_repo=companion_repo, token=token)
+    return StampResult(dna=computed.dna, reused=computed.reused, targets=targets)
+
+
+def compute(model: str, revision: str | None = None, *, token: str | None = None, recompute: bool = False,
+            progress: bool = True, model_id: str | None = None, **extract_kwargs) -> Computed:
+    """The DNA to stamp: the card's, when it is current (same spec, same weights), else computed."""
+    spec = extract_kwargs.get("spec") or current_spec()
     if is_local_ref(model):
-        return _stamp_local(Path(model).expanduser(), to, registry, dry_run, model_id, token, recompute, progress, extract_kwargs)
-    return _stamp_hub(model, revision, to, registry, write_mode, dry_run, companion_repo, token, recompute,
-                      progress, extract_kwargs)
+        path = Path(model).expanduser()
+        resolved = resolve(str(path), model_id=model_id)
+        block = cards.read_block(resolved.card_data)
+        if block and not recompute and block.spec == spec.id and block.revision == resolved.revision:
+            return Computed(block.to_dna(resolved.model_id), True, resolved.card_data, local_path=str(path))
+        dna, evidence = extract_with_evidence(str(path), model_id=resolved.model_id, progress=progress, **extract_kwargs)
+        return Computed(dna, False, resolved.card_data, evidence, local_path=str(path))
+    info = hub_model_info(model, revision, token)
+    card_data = info.card_data.to_dict() if info.card_data else {}
+    current = None if recompute else current_card_dna(card_data, info.id, info.sha, token, spec)
+    computed = Computed(current, True, card_data, head=info.sha) if current else \
+        _compute(info.id, info.sha, card_data, token, progress, extract_kwargs)
+    if info.created_at and not computed.dna.created_at:
+        computed.dna.created_at = info.created_at.isoformat().replace("+00:00", "Z")
+    if computed.evidence is not None:
+        computed.evidence.created_at = computed.dna.created_at
+    return computed
 
 
-def _stamp_hub(repo_id, revision, to, registry, write_mode, dry_run, companion_repo, token, recompute,
-               progress, extract_kwargs) -> StampResult:
+def write(computed: Computed, *, to: tuple[Target, ...] | list[Target] = ALL_TARGETS, registry: str | None = None,
+          write_mode: hub.WriteMode = "auto", dry_run: bool = False, companion_repo: str | None = None,
+          token: str | None = None) -> list[TargetResult]:
+    """Write a computed DNA to the targets in `to` (companion dataset, registry, card, in that order)."""
     from huggingface_hub import constants
 
-    info = hub_model_info(repo_id, revision, token)
-    card_data = info.card_data.to_dict() if info.card_data else {}
-    dna, responses = _current_dna(cards.read_block(card_data), info.id, info.sha, token, recompute) or \
-        _compute(repo_id, info.sha, token, progress, extract_kwargs)
-    reused = responses is None
-    if info.created_at and not dna.created_at:
-        dna.created_at = info.created_at.isoformat().replace("+00:00", "Z")
-    result = StampResult(dna=dna, reused=reused)
-    user = hub.username(token)
-    plans = {
-        "dataset": lambda: _write_companion(dna, responses, companion_repo or companion.default_repo(
-            info.id, user, hub.owns(info.id, token)), token, constants.ENDPOINT, dry_run),
-        "registry": lambda: _write_registry(dna, card_data, registry, token, user, dry_run),
-        "card": lambda: _write_hub_card(info.id, info.sha, dna, token, write_mode, dry_run),
-    }
-    result.targets = [_run_target(t, plans[t]) for t in ("dataset", "registry", "card") if t in to]
-    return result
-
-
-def _stamp_local(path, to, registry, dry_run, model_id, token, recompute, progress, extract_kwargs) -> StampResult:
-    resolved = resolve(str(path), model_id=model_id)
-    block = cards.read_block(resolved.card_data)
-    reused = bool(block and not recompute and block.spec == current_spec().id and block.revision == resolved.revision)
-    if reused:
-        dna = block.to_dna(resolved.model_id)
+    dna, user = computed.dna, hub.username(token)
+    if computed.local_path is not None:
+        plans = {
+            "dataset": lambda: TargetResult("dataset", "skipped", message="a local folder has no companion repo"),
+            "card": lambda: _write_local_card(Path(computed.local_path) / "README.md", dna, dry_run),
+        }
     else:
-        dna = extract(str(path), model_id=resolved.model_id, progress=progress, **extract_kwargs)
-    result = StampResult(dna=dna, reused=reused)
-    plans = {
-        "dataset": lambda: TargetResult("dataset", "skipped", message="a local folder has no companion repo"),
-        "registry": lambda: _write_registry(dna, resolved.card_data, registry, token, hub.username(token), dry_run),
-        "card": lambda: _write_local_card(path / "README.md", dna, dry_run),
-    }
-    result.targets = [_run_target(t, plans[t]) for t in ("dataset", "registry", "card") if t in to]
-    return result
+        plans = {
+            "dataset": lambda: _write_companion(dna, computed.responses, companion_repo or companion.default_repo(
+                dna.model, user, hub.owns(dna.model, token)), token, constants.ENDPOINT, dry_run),
+            "card": lambda: _write_hub_card(dna.model, computed.head, dna, token, write_mode, dry_run),
+        }
+    plans["registry"] = lambda: _write_registry(computed, registry, token, user, dry_run)
+    return [_run_target(t, plans[t]) for t in ("dataset", "registry", "card") if t in to]
 
 
-def _current_dna(block, repo_id, sha, token, recompute) -> tuple[DNA, None] | None:
-    """The card's DNA when it was made under the current spec on the same weights as `sha`
-    (a later commit that only edited the card does not make it stale)."""
-    if recompute or block is None or block.spec != current_spec().id:
+def registry_row(computed: Computed, user: str | None, source: str = "stamp") -> RegistryRow:
+    """The registry row of a stamped DNA, with the lineage its card declares."""
+    from .registry import RegistryRow
+
+    card = computed.card_data or {}
+    return RegistryRow.from_dna(computed.dna, declared_parents=declared_parents(card),
+                                relation=card.get("base_model_relation"), stamped_by=user, source=source)
+
+
+def current_card_dna(card_data: dict, repo_id: str, sha: str, token: str | None, spec) -> DNA | None:
+    """The card's DNA when it was made under `spec` on the same weights as `sha` (a later
+    commit that only edited the card does not make it stale)."""
+    block = cards.read_block(card_data)
+    if block is None or block.spec != spec.id:
         return None
     if block.revision != sha and hub.weights_fingerprint(repo_id, block.revision, token) != hub.weights_fingerprint(repo_id, sha, token):
         return None
-    return block.to_dna(repo_id), None
+    return block.to_dna(repo_id)
 
 
-def _compute(repo_id, sha, token, progress, extract_kwargs) -> tuple[DNA, bytes]:
-    with tempfile.TemporaryDirectory() as tmp:
-        answers = Path(tmp) / "responses.jsonl"
-        dna = extract(repo_id, revision=sha, token=token, responses_path=answers, progress=progress, **extract_kwargs)
-        return dna, answers.read_bytes()
+def _compute(repo_id, sha, card_data, token, progress, extract_kwargs) -> Computed:
+    dna, evidence = extract_with_evidence(repo_id, revision=sha, token=token, progress=progress, **extract_kwargs)
+    prompts = load_probes(extract_kwargs.get("spec") or current_spec(), extract_kwargs.get("probes"), token)
+    return Computed(dna, False, card_data, evidence, responses_jsonl(prompts, evidence.answers, dna).encode(), head=sha)
 
 
 def _run_target(target: Target, plan) -> TargetResult:
@@ -182,15 +221,14 @@ def _write_companion(dna, responses, repo_id, token, endpoint, dry_run) -> Targe
     return TargetResult("dataset", "pull-request" if done.pr_url else "written", done.where)
 
 
-def _write_registry(dna, card_data, registry, token, user, dry_run) -> TargetResult:
-    from .registry import RegistryRow, open_registry
+def _write_registry(computed: Computed, registry, token, user, dry_run) -> TargetResult:
+    from .registry import open_registry
 
+    dna = computed.dna
     reg = open_registry(registry, token=token)
     if reg.find(dna.model, dna.revision, dna.spec) is not None:
         return TargetResult("registry", "unchanged", reg.uri)
     if dry_run:
         return TargetResult("registry", "would-write", reg.uri)
-    row = RegistryRow.from_dna(dna, declared_parents=declared_parents(card_data),
-                               relation=(card_data or {}).get("base_model_relation"), stamped_by=user, source="stamp")
-    reg.add([row])
+    reg.add([registry_row(computed, user)], evidence=[computed.evidence] if computed.evidence else [])
     return TargetResult("registry", "written", reg.uri)

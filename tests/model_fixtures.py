@@ -27,6 +27,35 @@ def zoo(tmp_path_factory) -> dict[str, Path]:
     return build(TEST_FAMILY, tmp_path_factory.mktemp("zoo"))
 
 
+# Batch tests need several distinct models, not good ones: a few training steps each (seconds).
+SMALL_FAMILY = (
+    Recipe("small-a", corpus="kitchen", steps=30),
+    Recipe("small-b", corpus="machines", steps=30, seed=1),
+    Recipe("small-c", corpus="garden", steps=30, seed=2),
+)
+
+
+@pytest.fixture(scope="session")
+def small_zoo(tmp_path_factory) -> dict[str, Path]:
+    """name -> folder of each SMALL_FAMILY member (shared: copy one before changing it)."""
+    return build(SMALL_FAMILY, tmp_path_factory.mktemp("small-zoo"))
+
+
+@pytest.fixture(scope="session")
+def stamped_small_zoo(small_zoo, tmp_path_factory) -> Path:
+    """A local registry where small-a and small-b were stamped (local engine, registry only)
+    from copies that are gone now: only their rows and evidence remain. Copy it to change it."""
+    from hf_dna.batch import stamp_many
+
+    root = tmp_path_factory.mktemp("stamped-small")
+    copies = [shutil.copytree(small_zoo[name], root / name) for name in ("small-a", "small-b")]
+    result = stamp_many([str(c) for c in copies], registry=str(root / "registry"), to=("registry",), progress=False)
+    assert [i.status for i in result.items] == ["stamped", "stamped"], result.items
+    for copy in copies:
+        shutil.rmtree(copy)
+    return root / "registry"
+
+
 @pytest.fixture(scope="session")
 def encoder_only_model(tmp_path_factory) -> Path:
     """A BERT masked-LM folder: a real model that hf-dna must refuse (it does not generate)."""

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import HfDnaError
-from . import demo_cmd, extract_cmds, phylo_cmd, registry_cmd, stamp_cmd, summary, whois_cmd
+from . import demo_cmd, extract_cmds, phylo_cmd, registry_cmd, respec_cmd, stamp_cmd, summary, whois_cmd
 
 EXIT_ERROR = 1
 
@@ -24,7 +24,7 @@ def cli() -> None:
     """Fingerprint language models by their behaviour (LLM DNA) and trace their lineage."""
 
 
-for module in (extract_cmds, stamp_cmd, whois_cmd, summary, registry_cmd, phylo_cmd, demo_cmd):
+for module in (extract_cmds, stamp_cmd, respec_cmd, whois_cmd, summary, registry_cmd, phylo_cmd, demo_cmd):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -8,7 +8,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +17,11 @@ import pyarrow.parquet as pq
 
 from ..dna import encode_vector
 from ..errors import RegistryConflictError, RegistryError
+from ..evidence import Evidence
 from ..paths import default_registry
 from ._rows import (SCHEMA, RegistryRow, card_text, latest, new_entry_path, parse_file, rows_to_table, spec_dir,
                     table_to_rows, table_vectors, to_parquet)
+from ._evidence import EVIDENCE_DIR, evidence_table, latest_evidence, new_evidence_path, parse_evidence
 from ._store import HUB_PREFIX, Head, HubStore, LocalStore, Store, _Conflict, _VanishedFile
 
 MAX_ATTEMPTS = 12  # commits retried on 412 (someone else committed first)
@@ -44,15 +46,17 @@ class Registry:
     def uri(self) -> str:
         return self.store.uri
 
-    def add(self, rows: list[RegistryRow]) -> str:
-        """Append rows as one new file per spec, in one commit; returns the path(s) written."""
-        if not rows:
+    def add(self, rows: list[RegistryRow], evidence: Sequence[Evidence] = ()) -> str:
+        """Append rows as one new file per spec, and evidence (answers and likelihood profiles,
+        see `hf_dna.evidence`) as one file per probe set, all in one commit; returns the path(s)
+        written."""
+        if not rows and not evidence:
             raise ValueError("Registry.add needs at least one row.")
-        by_spec: dict[str, list[RegistryRow]] = {}
-        for row in rows:
-            by_spec.setdefault(row.spec, []).append(row)
-        files = {new_entry_path(spec): to_parquet(rows_to_table(group)) for spec, group in by_spec.items()}
-        self._commit(lambda head: (files, []), f"Add {len(rows)} DNA row(s)")
+        files = {new_entry_path(spec): to_parquet(rows_to_table(group)) for spec, group in _group(rows, "spec").items()}
+        files.update({new_evidence_path(probes): to_parquet(evidence_table(group))
+                      for probes, group in _group(evidence, "probes_sha256").items()})
+        what = f"Add {len(rows)} DNA row(s)" + (f" and the evidence of {len(evidence)} model(s)" if evidence else "")
+        self._commit(lambda head: (files, []), what)
         return ", ".join(files)
 
     def rows(self, spec: str | None = None) -> list[RegistryRow]:
@@ -68,6 +72,16 @@ class Registry:
         if not len(vectors):  # keep the (0, dim) shape callers can stack against
             vectors = np.zeros((0, _output_dim(spec)), np.float32)
         return table_to_rows(table), np.ascontiguousarray(vectors, np.float32)
+
+    def evidence(self) -> list[Evidence]:
+        """The stored evidence: the latest record per (model, revision, probe set, settings)."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                groups = self._load(EVIDENCE_DIR, self.store.head(), parse=parse_evidence)[0]
+            except _VanishedFile:
+                continue
+            return latest_evidence([record for group in groups for record in group])
+        raise RegistryError(f"The registry {self.uri} kept changing while it was read; try again.")
 
     def find(self, model_id: str, revision: str | None = None, spec: str | None = None) -> RegistryRow | None:
         """The latest entry for a model (a revision may be a commit-sha prefix)."""
@@ -116,8 +130,8 @@ class Registry:
             return table.filter(pc.equal(table["spec"], spec)) if spec else table
         raise RegistryError(f"The registry {self.uri} kept changing while it was read; try again.")
 
-    def _load(self, prefix: str, head: Head) -> tuple[list[pa.Table], list[str]]:
-        """Every readable file under prefix, in file order, and their paths; the rest -> problems."""
+    def _load(self, prefix: str, head: Head, parse: Callable = parse_file) -> tuple[list, list[str]]:
+        """Every readable file under prefix, parsed, in file order, and their paths; the rest -> problems."""
         self.problems = []
         paths = self.store.list(prefix, head)
         tables, read = [], []
@@ -125,7 +139,7 @@ class Registry:
             try:
                 if isinstance(local, Exception):
                     raise local
-                tables.append(parse_file(local))
+                tables.append(parse(local))
                 read.append(path)
             except FileNotFoundError as exc:
                 if head.version is None:
@@ -164,6 +178,13 @@ class Registry:
                 data = row.to_dict(vector=False)
                 data.update(vector=encode_vector(row.vector), declared_parents=json.dumps(row.declared_parents))
                 writer.writerow(data)
+
+
+def _group(items: Sequence, attribute: str) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(getattr(item, attribute), []).append(item)
+    return groups
 
 
 def _output_dim(spec: str) -> int:
