@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+registry_option = click.option(
+    "--registry", metavar="URI",
+    help="The registry: a local folder or hf://datasets/ORG/NAME (default: $HF_DNA_REGISTRY, else hf-dna's cache).")
 
 
 def model_loading_options(func):

@@ -10,11 +10,8 @@ import click
 
 from ..phylo import MapMethod, TreeMethod
 from . import output
-from .options import json_option
+from .options import json_option, registry_option
 
-registry_option = click.option(
-    "--registry", "uri", metavar="URI",
-    help="A local folder or hf://datasets/ORG/NAME (default: $HF_DNA_REGISTRY, else hf-dna's cache).")
 spec_option = click.option(
     "--spec", metavar="ID", help="Spec id, e.g. dna-1/088e259d (default: the current spec, or the one MODELS share).")
 PICTURE_SUFFIXES = (".png", ".svg")
@@ -51,7 +48,7 @@ def _wrote(picture) -> None:
 @click.option("--method", type=click.Choice(get_args(TreeMethod)), default="nj", show_default=True,
               help="nj: neighbor joining, rooted at the oldest model; upgma: ultrametric clustering.")
 @json_option
-def tree(models: tuple[str, ...], uri: str | None, spec: str | None, newick_path: str | None,
+def tree(models: tuple[str, ...], registry: str | None, spec: str | None, newick_path: str | None,
          plot_path: str | None, method: str, as_json: bool) -> None:
     """Draw the evolutionary tree of the registry's models (or only MODELS, as ID or ID@REVISION).
 
@@ -61,7 +58,7 @@ def tree(models: tuple[str, ...], uri: str | None, spec: str | None, newick_path
     """
     from ..phylo import tree as build
 
-    result = build(list(models) or None, registry=uri, spec=spec, method=method)
+    result = build(list(models) or None, registry=registry, spec=spec, method=method)
     _warn(result)
     if newick_path:
         Path(newick_path).write_text(result.newick + "\n", encoding="utf-8")
@@ -85,7 +82,7 @@ def tree(models: tuple[str, ...], uri: str | None, spec: str | None, newick_path
 @click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write a self-contained interactive page (hover a point for its model).")
 @json_option
-def map_cmd(uri: str | None, spec: str | None, plot_path: str, method: str, html_path: str | None,
+def map_cmd(registry: str | None, spec: str | None, plot_path: str, method: str, html_path: str | None,
             as_json: bool) -> None:
     """Draw a 2-D map of the registry's models, coloured by organisation.
 
@@ -94,7 +91,7 @@ def map_cmd(uri: str | None, spec: str | None, plot_path: str, method: str, html
     from ..phylo import map as build
     from ..plots import write_map_html
 
-    result = build(registry=uri, spec=spec, method=method)
+    result = build(registry=registry, spec=spec, method=method)
     _warn(result)
     _wrote(result.plot(plot_path))
     if html_path:
@@ -114,7 +111,7 @@ def map_cmd(uri: str | None, spec: str | None, plot_path: str, method: str, html
 @click.option("--csv", "csv_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the distances as CSV (clustered order).")
 @json_option
-def matrix(models: tuple[str, ...], uri: str | None, spec: str | None, plot_path: str, csv_path: str | None,
+def matrix(models: tuple[str, ...], registry: str | None, spec: str | None, plot_path: str, csv_path: str | None,
            as_json: bool) -> None:
     """Draw the distance heatmap of MODELS (ID or ID@REVISION), in clustered order.
 
@@ -122,7 +119,7 @@ def matrix(models: tuple[str, ...], uri: str | None, spec: str | None, plot_path
     """
     from ..phylo import matrix as build
 
-    result = build(list(models), registry=uri, spec=spec)
+    result = build(list(models), registry=registry, spec=spec)
     _warn(result)
     _wrote(result.plot(plot_path))
     if csv_path:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import click
 
 from . import output
-from .options import json_option
-
-registry_option = click.option(
-    "--registry", "uri", metavar="URI",
-    help="A local folder or hf://datasets/ORG/NAME (default: $HF_DNA_REGISTRY, else hf-dna's cache).")
+from .options import json_option, registry_option
 
 
-def _open(uri: str | None):
+
+def _open(registry: str | None):
     from ..registry import open_registry
 
-    return open_registry(uri)
+    return open_registry(registry)
 
 
 def _report_problems(registry) -> None:
@@ -33,12 +30,12 @@ def registry() -> None:
 @registry_option
 @click.option("--spec", help="Only rows of this spec id (e.g. dna-1/088e259d).")
 @json_option
-def list_rows(uri: str | None, spec: str | None, as_json: bool) -> None:
+def list_rows(registry: str | None, spec: str | None, as_json: bool) -> None:
     """List the registry's entries (the latest row per model, revision and spec).
 
     Example: hf-dna registry list --registry hf://datasets/ORG/dna-registry
     """
-    reg = _open(uri)
+    reg = _open(registry)
     rows = reg.rows(spec)
     _report_problems(reg)
     if as_json:
@@ -54,12 +51,12 @@ def list_rows(uri: str | None, spec: str | None, as_json: bool) -> None:
 @click.option("--spec", help="Spec id; default: any.")
 @registry_option
 @json_option
-def show(model_id: str, revision: str | None, spec: str | None, uri: str | None, as_json: bool) -> None:
+def show(model_id: str, revision: str | None, spec: str | None, registry: str | None, as_json: bool) -> None:
     """Show one model's registry entry, its DNA included.
 
     Example: hf-dna registry show org/model --revision 0123abcd
     """
-    reg = _open(uri)
+    reg = _open(registry)
     row = reg.find(model_id, revision=revision, spec=spec)
     _report_problems(reg)
     if row is None:
@@ -78,7 +75,7 @@ def show(model_id: str, revision: str | None, spec: str | None, uri: str | None,
 @click.option("--relation", help="The card's base_model_relation (finetune, merge, quantized, adapter).")
 @registry_option
 @json_option
-def add(dna_json: tuple[str, ...], parents: tuple[str, ...], relation: str | None, uri: str | None,
+def add(dna_json: tuple[str, ...], parents: tuple[str, ...], relation: str | None, registry: str | None,
         as_json: bool) -> None:
     """Import DNA records saved by `hf-dna extract -o` (one new file, one commit).
 
@@ -89,7 +86,7 @@ def add(dna_json: tuple[str, ...], parents: tuple[str, ...], relation: str | Non
 
     rows = [RegistryRow.from_dna(DNA.load(p), declared_parents=parents, relation=relation, source="import")
             for p in dna_json]
-    reg = _open(uri)
+    reg = _open(registry)
     written = reg.add(rows)
     if as_json:
         output.emit_json({"registry": reg.uri, "rows": len(rows), "file": written})
@@ -100,12 +97,12 @@ def add(dna_json: tuple[str, ...], parents: tuple[str, ...], relation: str | Non
 @registry.command()
 @registry_option
 @json_option
-def compact(uri: str | None, as_json: bool) -> None:
+def compact(registry: str | None, as_json: bool) -> None:
     """Merge the registry's small files into one per spec (keeps every latest row).
 
     Example: hf-dna registry compact --registry hf://datasets/ORG/dna-registry
     """
-    reg = _open(uri)
+    reg = _open(registry)
     result = reg.compact()
     _report_problems(reg)
     if as_json:
@@ -122,12 +119,12 @@ def compact(uri: str | None, as_json: bool) -> None:
 @click.option("--spec", help="Only rows of this spec id.")
 @registry_option
 @json_option
-def export(path: str, spec: str | None, uri: str | None, as_json: bool) -> None:
+def export(path: str, spec: str | None, registry: str | None, as_json: bool) -> None:
     """Export the latest rows to PATH: .parquet, or .csv (vector as base64 of float32).
 
     Example: hf-dna registry export dna.csv
     """
-    reg = _open(uri)
+    reg = _open(registry)
     try:
         count = reg.export(path, spec=spec)
     except ValueError as exc:  # an unknown file suffix

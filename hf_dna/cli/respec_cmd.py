@@ -7,19 +7,18 @@ import sys
 import click
 
 from . import output
-from .options import json_option
+from .options import json_option, registry_option
 
 
 @click.command()
-@click.option("--registry", "uri", metavar="URI",
-              help="A local folder or hf://datasets/ORG/NAME (default: $HF_DNA_REGISTRY, else hf-dna's cache).")
+@registry_option
 @click.option("--spec", "spec", metavar="SPEC", required=True,
               help="The spec to compute: a name (dna-1, dna-2) or a full id (dna-1/088e259d).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the sentence encoder runs.")
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
 @json_option
-def respec(uri: str | None, spec: str, device: str, dry_run: bool, as_json: bool) -> None:
+def respec(registry: str | None, spec: str, device: str, dry_run: bool, as_json: bool) -> None:
     """Add the registry's DNAs under SPEC, computed from the answers stamp stored: no model runs.
 
     Works when SPEC keeps the probe set and generation settings of the stored answers (and,
@@ -30,7 +29,7 @@ def respec(uri: str | None, spec: str, device: str, dry_run: bool, as_json: bool
     """
     from ..respec import respec as run_respec
 
-    result = run_respec(uri, spec, device=device, dry_run=dry_run, progress=not as_json)
+    result = run_respec(registry, spec, device=device, dry_run=dry_run, progress=not as_json)
     if as_json:
         output.emit_json(result.to_dict())
     else:

@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 
 from . import output
-from .options import extract_kwargs, json_option, model_loading_options
+from .options import extract_kwargs, json_option, model_loading_options, registry_option
 
 ENGINES = ("local", "ray")  # hf_dna.batch.Engine; not imported here, it would load torch at start-up
-registry_option = click.option("--registry", help="Registry: a local folder or hf://datasets/ORG/NAME (default: $HF_DNA_REGISTRY or the local cache).")
 
 
 def batch_options(func):

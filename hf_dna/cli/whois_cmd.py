@@ -7,8 +7,7 @@ import sys
 import click
 
 from . import output
-from .options import extract_kwargs, json_option, model_loading_options
-from .stamp_cmd import registry_option
+from .options import extract_kwargs, json_option, model_loading_options, registry_option
 
 EXIT_UNDOCUMENTED = 3
 
