@@ -15,8 +15,9 @@ from .projection import distance
 from .spec import get_spec, require_same_spec
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utc_now(precise: bool = False) -> str:
+    """ISO UTC; `precise` adds microseconds, so two writes in one second still order correctly."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if precise else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def encode_vector(vector: np.ndarray) -> str:

@@ -30,10 +30,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
 
+from .dna import utc_now
 from .spec import Spec
 
 # The likelihood settings that decide the raw profile; normalisation and projection come after
@@ -59,11 +59,6 @@ def likelihood_key(spec: Spec) -> str | None:
     return _canonical({name: getattr(spec.likelihood, name) for name in _PROFILE_FIELDS})
 
 
-def utc_now() -> str:
-    """ISO UTC with microseconds, like a registry row's `stamped_at`."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 @dataclass
 class Evidence:
     """One model's answers and raw likelihood profile, and the settings they were made with."""
@@ -80,7 +75,7 @@ class Evidence:
     responses_sha256: str = ""
     runtime: dict = field(default_factory=dict)
     tool: str = ""
-    stored_at: str = field(default_factory=utc_now)
+    stored_at: str = field(default_factory=lambda: utc_now(precise=True))
 
     @classmethod
     def from_run(cls, dna, spec: Spec, answers: list[str], char_nll: np.ndarray | None) -> "Evidence":

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import __version__
-from ..dna import DNA
+from ..dna import DNA, utc_now
 from ..errors import DnaFormatError
 
 SCHEMA = pa.schema([
@@ -38,8 +38,7 @@ _SPEC_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def stamp_time() -> str:
-    """ISO UTC with microseconds, so two writes in one second still order correctly."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_now(precise=True)
 
 
 @dataclass
