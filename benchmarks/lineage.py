@@ -11,7 +11,7 @@ scores the verdicts per family (grouped: a family's models are never split at ra
   grandchild, an ancestor) is flagged;
 - false flags: twins or unrelated models flagged.
 
-Run: .venv/bin/python benchmarks/lineage.py [--families 4] [--workdir DIR]
+Run: .venv/bin/python benchmarks/lineage.py [--families 4] [--workdir DIR] [--spec dna-2] [--write-calibration]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from lineage_zoo import zoo  # noqa: E402
 
+import hf_dna.spec  # noqa: E402
 from hf_dna import extract  # noqa: E402
 from hf_dna.dna import DNA  # noqa: E402
 from hf_dna.registry import RegistryRow, open_registry  # noqa: E402
@@ -138,9 +139,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=4)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "hf-dna-lineage"))
+    parser.add_argument("--spec", help="Spec to measure, a name or id (default: the current spec)")
     parser.add_argument("--write-calibration", action="store_true",
                         help="Store the zoo's calibration as the current spec's default (hf_dna/data/calibration.json).")
     args = parser.parse_args()
+    if args.spec:
+        # whois and extract use the current spec: measure another one by making it current here.
+        hf_dna.spec.CURRENT_SPEC = hf_dna.spec.find_spec(args.spec)
     workdir = Path(args.workdir)
     members = zoo(args.families)
     start = time.perf_counter()

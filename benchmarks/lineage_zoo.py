@@ -1,6 +1,6 @@
 """The lineage benchmark's model zoo: families with known lineage, and hard negatives.
 
-Four founders of different architectures and tokenizers, each trained on its own text.
+Four founders (GPT-2 and Llama, BPE and Unigram tokenizers), each trained on its own text.
 Per family, in the registry (stamped with declared lineage): the founder, two fine-tunes and
 a same-data twin. Queried with nothing declared: a grandchild, a merge of the two
 fine-tunes, a float16 copy, a distilled student of another architecture, a third fine-tune,
@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 from hf_dna.zoo import CORPORA, Recipe
 
+# Two architectures x two tokenizer kinds, each pair on two different texts: unrelated models
+# that share an architecture and a tokenizer kind are the common case on the Hub (zoo 3; zoo
+# 1-2 had every founder of its own kind, which hid how close such strangers sit).
 FOUNDERS = (("kitchen", "gpt2", "bpe"), ("harbour", "llama", "unigram"),
-            ("machines", "gpt2", "unigram"), ("garden", "llama", "bpe"))
+            ("machines", "gpt2", "bpe"), ("garden", "llama", "unigram"))
 FT = dict(steps=80, lr=1e-3)
 
 

@@ -142,8 +142,10 @@ DNA_2 = Spec(
 # dna-3 scores random letter strings instead of the probe prompts in the likelihood channel.
 # Text no model was trained on shows how its weights, not its data, react: a fine-tune keeps
 # its parent's reactions, a same-data twin (another seed) has its own. On the lineage zoo it
-# raised flag precision from 0.81 to 0.85 and cut false flags from 4 to 3 (benchmarks/RESULTS.md,
-# benchmarks/twin_signal.py).
+# raised flag precision (zoo 3: 0.77 -> 0.85, false flags 5 -> 3), but it also pulls strangers
+# with the same architecture and tokenizer kind closer: on the test family an unrelated model
+# falls inside the default calibration's "related" range. So it is known (`--spec dna-3`,
+# `respec`) but not the default (benchmarks/RESULTS.md).
 DNA_3 = Spec(
     name="dna-3",
     probes=DNA_1.probes,
@@ -155,7 +157,7 @@ DNA_3 = Spec(
     text_weight=0.2,
 )
 
-CURRENT_SPEC = DNA_3
+CURRENT_SPEC = DNA_2
 KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1, DNA_2, DNA_3)}
 
 

@@ -98,6 +98,21 @@ def test_compare_refuses_a_spec_mismatch(family_dnas, tmp_path):
     assert "different specs" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_extract_under_another_spec_and_compare_refuses_mixing(zoo, family_dnas, tmp_path):
+    out = tmp_path / "dna3.json"
+    result = run_cli("extract", str(zoo["kitchen-ft"]), "--spec", "dna-3", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    dna3 = DNA.load(out)
+    assert dna3.spec.startswith("dna-3/") and dna3.spec != current_spec().id
+    # Same model, other likelihood texts: the stored answers are the current spec's answers.
+    assert dna3.responses_sha256 == family_dnas["kitchen-ft"].responses_sha256
+    family_dnas["kitchen-base"].save(tmp_path / "base.json")
+    mixed = run_cli("compare", str(tmp_path / "base.json"), str(out))
+    assert mixed.returncode == 1 and "different specs" in mixed.stderr
+    unknown = run_cli("extract", str(zoo["kitchen-ft"]), "--spec", "dna-9")
+    assert unknown.returncode == 1 and "Unknown DNA spec 'dna-9'" in unknown.stderr
+
+
 @pytest.mark.parametrize("make_input, message", [
     (lambda tmp, models: tmp / "no-such-model", "No model folder"),
     (lambda tmp, models: (tmp / "empty").mkdir() or tmp / "empty", "not a model folder"),

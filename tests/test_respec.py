@@ -12,15 +12,15 @@ import pytest
 from hf_dna.errors import RespecError
 from hf_dna.registry import open_registry
 from hf_dna.respec import respec
-from hf_dna.spec import DNA_1, DNA_3, current_spec
+from hf_dna.spec import DNA_1, DNA_2, current_spec
 from hf_dna.stamping import stamp
 from helpers import run_cli
 
 
 def test_respec_computes_other_specs_from_stored_evidence_without_the_models(small_zoo, stamped_small_zoo, tmp_path):
-    assert current_spec() is DNA_3  # stamped_small_zoo stored its evidence under the current spec
+    assert current_spec() is DNA_2  # stamped_small_zoo stored its evidence under the current spec
     reg = str(shutil.copytree(stamped_small_zoo, tmp_path / "registry"))  # its model folders are gone
-    stamped = {r.model_id: r for r in open_registry(reg).rows(DNA_3.id)}
+    stamped = {r.model_id: r for r in open_registry(reg).rows(DNA_2.id)}
     # What extract gives under dna-1, in a registry of its own (its evidence has no likelihood profile).
     only_dna1 = str(tmp_path / "dna1-only")
     expected = stamp(str(small_zoo["small-a"]), registry=only_dna1, spec=DNA_1, to=("registry",), progress=False).dna
@@ -40,23 +40,23 @@ def test_respec_computes_other_specs_from_stored_evidence_without_the_models(sma
     assert sorted((tmp_path / "registry").rglob("*.parquet")) == files
 
     # The likelihood channel comes back from the stored raw profile, too.
-    shutil.rmtree(tmp_path / "registry" / "entries" / "dna-3")
-    assert respec(reg, "dna-3").count("written") == 2
-    respecd = {r.model_id: r for r in open_registry(reg).rows(DNA_3.id)}
+    shutil.rmtree(tmp_path / "registry" / "entries" / "dna-2")
+    assert respec(reg, "dna-2").count("written") == 2
+    respecd = {r.model_id: r for r in open_registry(reg).rows(DNA_2.id)}
     assert respecd.keys() == stamped.keys()
     for name, row in respecd.items():
         assert (row.revision, row.source) == (stamped[name].revision, "respec")
         np.testing.assert_allclose(row.vector, stamped[name].vector, atol=1e-6)
 
-    # dna-2 scores other texts (the probe prompts) than dna-3 (letter strings): that needs the models.
-    report = respec(reg, "dna-2")
+    # dna-3 scores other texts (letter strings) than dna-2 (the probe prompts): that needs the models.
+    report = respec(reg, "dna-3")
     assert {i.status for i in report.items} == {"failed"} and "scores the likelihood texts differently" in report.items[0].message
 
-    # Answers made under dna-1 cannot give dna-3: it needs the likelihood profile, i.e. the model.
-    (item,) = respec(only_dna1, "dna-3").items
+    # Answers made under dna-1 cannot give dna-2: it needs the likelihood profile, i.e. the model.
+    (item,) = respec(only_dna1, "dna-2").items
     assert item.status == "failed" and "no likelihood profile was stored" in item.message and "hf-dna stamp" in item.message
-    assert not open_registry(only_dna1).rows(DNA_3.id)
-    cli = run_cli("respec", "--registry", only_dna1, "--spec", "dna-3")
+    assert not open_registry(only_dna1).rows(DNA_2.id)
+    cli = run_cli("respec", "--registry", only_dna1, "--spec", "dna-2")
     assert cli.returncode == 1 and "0 written, 0 skipped, 1 failed" in cli.stdout
 
 

@@ -17,7 +17,7 @@ PINNED_MATRIX_SHA256 = "7a7e3090f31ff8dd48b3f50fcbb7a9b4fd6f96f32a6b9f686748aae4
 # The likelihood matrix of each spec with that channel: dna-2 (probe prompts), dna-3 (letter strings).
 PINNED_LIKELIHOOD_MATRIX_SHA256 = {
     "dna-2/96dbeb15": "11e6e760923a7a6720dca2284148efed36c582b5920e18ba2ed2c0812d218650",
-    "dna-3": "3ea715ffcbb2b6a4c31957694f5d21f98772cd9ecfcc134ec7b27af10aee70ff",
+    "dna-3/4ac42a41": "3ea715ffcbb2b6a4c31957694f5d21f98772cd9ecfcc134ec7b27af10aee70ff",
 }
 
 
@@ -30,25 +30,25 @@ def test_projection_matrices_are_pinned():
     texts = likelihood_texts(spec.likelihood, [p.text for p in bundled_probes()])
     likelihood = likelihood_matrix(spec)
     assert likelihood.shape == (sum(len(t) for t in texts), spec.likelihood.output_dim)
-    assert matrix_sha256(likelihood) == PINNED_LIKELIHOOD_MATRIX_SHA256[spec.name] == spec.likelihood.matrix_sha256
-    dna2 = get_spec("dna-2/96dbeb15")
-    assert matrix_sha256(likelihood_matrix(dna2)) == PINNED_LIKELIHOOD_MATRIX_SHA256[dna2.id] == dna2.likelihood.matrix_sha256
+    assert matrix_sha256(likelihood) == PINNED_LIKELIHOOD_MATRIX_SHA256[spec.id] == spec.likelihood.matrix_sha256
+    dna3 = get_spec("dna-3/4ac42a41")
+    assert matrix_sha256(likelihood_matrix(dna3)) == PINNED_LIKELIHOOD_MATRIX_SHA256[dna3.id] == dna3.likelihood.matrix_sha256
 
 
 def test_likelihood_texts_are_bundled_and_hash_checked():
-    spec = current_spec()
-    texts = likelihood_texts(spec.likelihood, [p.text for p in bundled_probes()])
-    assert len(texts) == 160 and probe_hash(texts) == spec.likelihood.texts_sha256
+    dna3 = get_spec("dna-3/4ac42a41")
+    texts = likelihood_texts(dna3.likelihood, [p.text for p in bundled_probes()])
+    assert len(texts) == 160 and probe_hash(texts) == dna3.likelihood.texts_sha256
+    assert sum(map(len, texts)) == dna3.likelihood.input_dim
     assert all(set(t) <= set("abcdefghijklmnopqrstuvwxyz ") for t in texts)  # no model's training text
-    dna2 = get_spec("dna-2/96dbeb15")
-    assert likelihood_texts(dna2.likelihood, ["a probe"]) == ["a probe"]
+    assert likelihood_texts(current_spec().likelihood, ["a probe"]) == ["a probe"]  # dna-2: the probes
 
 
 def test_older_specs_stay_known():
     dna1 = get_spec("dna-1/088e259d")
     assert dna1.likelihood is None and dna1.vector_dim == 128
-    assert get_spec("dna-2/96dbeb15").likelihood.texts == "probe prompts"
-    assert current_spec().vector_dim == 256
+    assert current_spec().likelihood.texts == "probe prompts"
+    assert current_spec().vector_dim == get_spec("dna-3/4ac42a41").vector_dim == 256
 
 
 def test_bundled_probes_match_spec_hash():

@@ -15,16 +15,20 @@ from .options import extract_kwargs, json_option, model_loading_options
 @click.option("--responses", "responses_path", type=click.Path(dir_okay=False),
               help="Also save the raw answers here (JSONL): a later spec can reuse them.")
 @click.option("--model-id", help="Name to record for a local folder (default: the folder name).")
+@click.option("--spec", "spec_name", metavar="SPEC",
+              help="Compute under another known spec, by name or id (default: the current spec; see `hf-dna spec`).")
 @json_option
 def extract(model: str, output_path: str | None, responses_path: str | None, model_id: str | None,
-            as_json: bool, **params) -> None:
+            spec_name: str | None, as_json: bool, **params) -> None:
     """Compute the DNA of MODEL (a Hub repo id or a local folder).
 
     Example: hf-dna extract gpt2 -o gpt2.dna.json --responses gpt2.answers.jsonl
     """
     from ..extraction import extract as run_extract
+    from ..spec import find_spec
 
-    dna = run_extract(model, model_id=model_id, responses_path=responses_path, **extract_kwargs(params))
+    spec = find_spec(spec_name) if spec_name else None
+    dna = run_extract(model, model_id=model_id, responses_path=responses_path, spec=spec, **extract_kwargs(params))
     if output_path:
         dna.save(output_path)
         output.info(f"Wrote {output_path}")
