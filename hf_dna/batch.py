@@ -301,8 +301,9 @@ class RegistryBatch:
         if not batch:
             return
         status, message = ("would-write", None) if self.dry_run else self._add(batch)
+        where = self.registry.pull_request if status == "pull-request" else self.registry.uri
         for item, _ in batch:
-            item.targets.append(TargetResult("registry", status, self.registry.uri, message))
+            item.targets.append(TargetResult("registry", status, where, message))
             if status == "failed":
                 item.fail(f"registry: {message}")
 
@@ -312,7 +313,7 @@ class RegistryBatch:
             self.registry.add(rows, evidence=[c.evidence for _, c in batch if c.evidence is not None])
         except HfDnaError as exc:
             return "failed", str(exc)
-        return "written", None
+        return ("pull-request", None) if self.registry.pull_request else ("written", None)
 
 
 def finish(outcome: Outcome, to: Iterable[Target], rows: RegistryBatch | None, write_kwargs: dict) -> BatchItem:
@@ -354,7 +355,7 @@ def stamp_many(models: list[str], *, registry: str | None = None, engine: Engine
         _import_ray()  # fail before any work when Ray is missing
     start, token = time.perf_counter(), token or get_token()
     spec = extract_kwargs.get("spec") or current_spec()
-    reg = open_registry(registry, token=token)
+    reg = open_registry(registry, token=token, write_mode=write_mode)
     held = {(r.model_id, r.revision) for r in reg.rows(spec.id)}
     jobs, items = plan(models, spec, held, token, recompute, progress)
     rows = RegistryBatch(reg, hub.username(token), dry_run, flush_every, flush_seconds,

@@ -39,6 +39,7 @@ class RespecResult:
     registry: str
     items: list[RespecItem] = field(default_factory=list)
     written: str | None = None  # the registry file(s) added
+    pull_request: str | None = None  # set when they went to a pull request (a registry not the user's)
 
     def count(self, status: Status) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -49,7 +50,7 @@ class RespecResult:
 
     def to_dict(self) -> dict:
         return {"spec": self.spec, "registry": self.registry, "ok": self.ok, "file": self.written,
-                "counts": {s: self.count(s) for s in get_args(Status)},
+                "pull_request": self.pull_request, "counts": {s: self.count(s) for s in get_args(Status)},
                 "models": [asdict(item) for item in self.items]}
 
 
@@ -87,6 +88,7 @@ def respec(registry: str | None, spec: str | Spec, *, token: str | None = None, 
         result.items.append(RespecItem(model, revision, "would-write" if dry_run else "written"))
     if new_rows and not dry_run:
         result.written = reg.add(new_rows)
+        result.pull_request = reg.pull_request
     return result
 
 

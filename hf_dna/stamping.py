@@ -133,7 +133,7 @@ def write(computed: Computed, *, to: tuple[Target, ...] | list[Target] = ALL_TAR
                 dna.model, user, hub.owns(dna.model, token)), token, constants.ENDPOINT, dry_run),
             "card": lambda: _write_hub_card(dna.model, computed.head, dna, token, write_mode, dry_run),
         }
-    plans["registry"] = lambda: _write_registry(computed, registry, token, user, dry_run)
+    plans["registry"] = lambda: _write_registry(computed, registry, token, user, write_mode, dry_run)
     return [_run_target(t, plans[t]) for t in ("dataset", "registry", "card") if t in to]
 
 
@@ -221,14 +221,16 @@ def _write_companion(dna, responses, repo_id, token, endpoint, dry_run) -> Targe
     return TargetResult("dataset", "pull-request" if done.pr_url else "written", done.where)
 
 
-def _write_registry(computed: Computed, registry, token, user, dry_run) -> TargetResult:
+def _write_registry(computed: Computed, registry, token, user, write_mode, dry_run) -> TargetResult:
     from .registry import open_registry
 
     dna = computed.dna
-    reg = open_registry(registry, token=token)
+    reg = open_registry(registry, token=token, write_mode=write_mode)
     if reg.find(dna.model, dna.revision, dna.spec) is not None:
         return TargetResult("registry", "unchanged", reg.uri)
     if dry_run:
         return TargetResult("registry", "would-write", reg.uri)
     reg.add([registry_row(computed, user)], evidence=[computed.evidence] if computed.evidence else [])
+    if reg.pull_request:  # a shared registry that is not the user's: its owner merges the row
+        return TargetResult("registry", "pull-request", reg.pull_request)
     return TargetResult("registry", "written", reg.uri)

@@ -172,15 +172,24 @@ def test_failed_commit_leaves_the_registry_unchanged(hub, hub_registry, owner_to
     assert hub.files(repo_id, "dataset") == files and [r.model_id for r in registry.rows()] == ["org/a"]
 
 
-def test_other_user_cannot_write(hub_registry, owner_token, other_token):
+def test_other_users_write_goes_to_a_pull_request(hub, hub_registry, owner_token, other_token):
     uri, repo_id = hub_registry
     with pytest.raises(RegistryPermissionError, match=rf"{repo_id}.*--registry"):  # cannot even create it
         open_registry(uri, token=other_token).add([row("org/a")])
-    open_registry(uri, token=owner_token).add([row("org/a")])
+    owners = open_registry(uri, token=owner_token)
+    owners.add([row("org/a")])
+    assert owners.pull_request is None  # the owner commits directly
+    main_before = hub.files(repo_id, "dataset")
     bobs = open_registry(uri, token=other_token)
+    bobs.add([row("org/b")])  # bob's row waits in a pull request for alice to merge
+    assert "refs/pr/" in bobs.pull_request or "discussions" in bobs.pull_request
+    assert hub.files(repo_id, "dataset") == main_before
+    in_pr = [p for p in hub.files(repo_id, "dataset", revision="refs/pr/1") if p.startswith("entries/")]
+    assert len(in_pr) == 2  # alice's file and bob's new one
+    assert [r.model_id for r in bobs.rows()] == ["org/a"]  # readers see main
+    direct = open_registry(uri, token=other_token, write_mode="direct")
     with pytest.raises(RegistryPermissionError, match=r"(?s)403.*--registry hf://datasets/YOUR_NAME.*pull request"):
-        bobs.add([row("org/b")])
-    assert [r.model_id for r in bobs.rows()] == ["org/a"]  # reading is fine
+        direct.add([row("org/c")])
 
 
 def test_open_registry_addresses(tmp_path, monkeypatch):

@@ -116,6 +116,23 @@ def test_someone_elses_model_gets_a_pull_request(hub, hub_model, registry_dir, o
     assert "/bob/" in next(t for t in result.targets if t.target == "dataset").where
 
 
+def test_a_shared_registry_that_is_not_yours_gets_a_pull_request(hub, hub_model, hub_api, owner_token, other_token):
+    """Stamping into a community registry you do not own opens a PR with the row, as for a card."""
+    registry_repo = f"alice/shared-registry-{hub_model().split('-')[-1]}"
+    uri = f"hf://datasets/{registry_repo}"
+    try:
+        mine = stamp(hub_model("kitchen-base"), registry=uri, token=owner_token, to=("registry",), progress=False)
+        assert [t.status for t in mine.targets] == ["written"]  # alice's own registry: a direct commit
+        theirs = stamp(hub_model("kitchen-ft"), registry=uri, token=other_token, to=("registry",), progress=False)
+        (target,) = theirs.targets
+        assert target.status == "pull-request" and ("refs/pr/" in target.where or "discussions" in target.where)
+        assert [r.model_id for r in open_registry(uri, token=owner_token).rows()] == [mine.dna.model]
+        in_pr = hub.files(registry_repo, "dataset", revision="refs/pr/1")
+        assert sum(p.startswith("evidence/") for p in in_pr) == 2  # the PR carries bob's answers too
+    finally:
+        hub_api.delete_repo(registry_repo, repo_type="dataset", missing_ok=True)
+
+
 def test_direct_on_someone_elses_model_fails_clearly(hub, hub_model, registry_dir, other_token):
     repo = hub_model()
     result = run_cli("stamp", repo, "--direct", "--to", "card", "--registry", registry_dir, "--json",

@@ -38,6 +38,8 @@ def respec(registry: str | None, spec: str, device: str, dry_run: bool, as_json:
         click.echo(f"\n{result.count('would-write' if dry_run else 'written')} "
                    f"{'would be ' if dry_run else ''}written, {result.count('skipped')} skipped, "
                    f"{result.count('failed')} failed (spec {result.spec}, registry {result.registry})")
+        if result.pull_request:
+            click.echo(f"The rows went to a pull request for the registry's owner to merge: {result.pull_request}")
     if not result.ok:
         sys.exit(1)
 

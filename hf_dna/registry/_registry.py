@@ -41,6 +41,9 @@ class Registry:
     def __init__(self, store: Store):
         self.store = store
         self.problems: list[str] = []
+        # The pull request the last write opened (a Hub registry that is not the user's), else None:
+        # its rows reach readers when the registry's owner merges it.
+        self.pull_request: str | None = None
 
     @property
     def uri(self) -> str:
@@ -56,7 +59,7 @@ class Registry:
         files.update({new_evidence_path(probes): to_parquet(evidence_table(group))
                       for probes, group in _group(evidence, "probes_sha256").items()})
         what = f"Add {len(rows)} DNA row(s)" + (f" and the evidence of {len(evidence)} model(s)" if evidence else "")
-        self._commit(lambda head: (files, []), what)
+        self.pull_request = self._commit(lambda head: (files, []), what)
         return ", ".join(files)
 
     def rows(self, spec: str | None = None) -> list[RegistryRow]:
@@ -149,8 +152,9 @@ class Registry:
                 self.problems.append(f"{self.uri}: skipped unreadable file {path} ({type(exc).__name__}: {exc})")
         return tables, read
 
-    def _commit(self, plan: Plan, message: str, create: bool = True) -> None:
-        """Commit plan(head); when someone else committed first (412), re-read and re-plan."""
+    def _commit(self, plan: Plan, message: str, create: bool = True) -> str | None:
+        """Commit plan(head); when someone else committed first (412), re-read and re-plan.
+        Returns the URL of the pull request the commit opened, if it opened one."""
         for attempt in range(MAX_ATTEMPTS):
             try:
                 return self._commit_once(plan, message, create)
@@ -159,15 +163,15 @@ class Registry:
         raise RegistryConflictError(f"Gave up writing to {self.uri} after {MAX_ATTEMPTS} attempts: other "
                                     "writers kept committing first. Try again.")
 
-    def _commit_once(self, plan: Plan, message: str, create: bool) -> None:
+    def _commit_once(self, plan: Plan, message: str, create: bool) -> str | None:
         head = self.store.head(create=create)
         planned = plan(head)
         if planned is None:
-            return
+            return None
         adds, deletes = planned
         if not head.has_card:  # the first write brings the dataset card
             adds = {"README.md": card_text(self.uri, self.store.dataset).encode(), **adds}
-        self.store.commit(adds, deletes, message, head)
+        return self.store.commit(adds, deletes, message, head)
 
     @staticmethod
     def _write_csv(path: Path, table: pa.Table) -> None:
@@ -194,13 +198,14 @@ def _output_dim(spec: str) -> int:
     return known.vector_dim if known else 0
 
 
-def open_registry(uri: str | None = None, token: str | None = None) -> Registry:
+def open_registry(uri: str | None = None, token: str | None = None, write_mode: str = "auto") -> Registry:
     """`hf://datasets/ORG/NAME` (created on first write) or a local folder; default:
-    $HF_DNA_REGISTRY, else the registry in hf-dna's cache."""
+    $HF_DNA_REGISTRY, else the registry in hf-dna's cache. `write_mode` for a Hub registry:
+    auto (a pull request if it is not the user's), pr, or direct."""
     uri = uri or default_registry()
     if uri.startswith("hf://"):
         repo_id = uri.removeprefix(HUB_PREFIX).strip("/")
         if not uri.startswith(HUB_PREFIX) or repo_id.count("/") != 1:
             raise RegistryError(f"Not a registry address: {uri!r}. Use hf://datasets/ORG/NAME or a local folder.")
-        return Registry(HubStore(repo_id, token))
+        return Registry(HubStore(repo_id, token, write_mode))
     return Registry(LocalStore(uri))

@@ -31,7 +31,8 @@ class Store(Protocol):
     def head(self, create: bool = False) -> Head: ...
     def list(self, prefix: str, head: Head) -> list[str]: ...
     def fetch(self, paths: list[str], head: Head) -> dict[str, str | Exception]: ...
-    def commit(self, adds: dict[str, bytes], deletes: list[str], message: str, head: Head) -> None: ...
+    def commit(self, adds: dict[str, bytes], deletes: list[str], message: str, head: Head) -> str | None:
+        """One atomic commit; returns the pull request's URL when it opened one instead."""
 
 
 class _Conflict(Exception):
@@ -61,6 +62,7 @@ class LocalStore:
         return {path: str(self.root / path) for path in paths}
 
     def commit(self, adds: dict[str, bytes], deletes: list[str], message: str, head: Head) -> None:
+        """Writes the files in place (a local folder has no pull requests)."""
         written: list[Path] = []
         try:
             for path, data in adds.items():  # adds first: a reader never sees rows missing
@@ -90,10 +92,12 @@ class HubStore:
     (HfFileSystem would fetch the bytes again on every open). Writes are one `create_commit`
     with `parent_commit`, so a concurrent commit makes ours fail with 412 instead of racing."""
 
-    def __init__(self, repo_id: str, token: str | None = None):
+    def __init__(self, repo_id: str, token: str | None = None, write_mode: str = "auto"):
         from huggingface_hub import HfApi
 
-        self.repo_id, self.token = repo_id, token
+        # auto: a pull request when the registry is not the user's (a shared community
+        # registry), a direct commit when it is; pr / direct force one or the other.
+        self.repo_id, self.token, self.write_mode = repo_id, token, write_mode
         self.api = HfApi(token=token)
         self.uri, self.dataset = HUB_PREFIX + repo_id, repo_id
 
@@ -135,13 +139,17 @@ class HubStore:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return dict(zip(paths, pool.map(one, paths)))
 
-    def commit(self, adds: dict[str, bytes], deletes: list[str], message: str, head: Head) -> None:
+    def commit(self, adds: dict[str, bytes], deletes: list[str], message: str, head: Head) -> str | None:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
+        from ..hub import owns
+
         ops = [CommitOperationAdd(p, d) for p, d in adds.items()] + [CommitOperationDelete(p) for p in deletes]
+        create_pr = self.write_mode == "pr" or (self.write_mode == "auto" and not owns(self.repo_id, self.token))
         with self._errors("write"):
-            self.api.create_commit(self.repo_id, ops, commit_message=message, repo_type="dataset",
-                                   parent_commit=head.version)
+            info = self.api.create_commit(self.repo_id, ops, commit_message=message, repo_type="dataset",
+                                          parent_commit=None if create_pr else head.version, create_pr=create_pr)
+        return info.pr_url if create_pr else None
 
     def _errors(self, action: str):
         return hub_errors(self.uri, self.repo_id, action)
