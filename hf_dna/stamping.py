@@ -202,10 +202,22 @@ def _write_local_card(readme: Path, dna: DNA, dry_run: bool) -> TargetResult:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` in one step; the card keeps its permissions (mkstemp's file is 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".hf-dna-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        if path.exists():
+            mode = path.stat().st_mode & 0o7777
+        else:  # a new card: what open() would have made under the user's umask
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _write_companion(dna, responses, repo_id, token, endpoint, dry_run) -> TargetResult:

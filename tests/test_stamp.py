@@ -188,11 +188,14 @@ def test_dropped_connection_during_download_is_resumed(hub, hub_model, family_dn
 
 def test_local_stamp_writes_readme_and_registry(model_copy, registry_dir):
     path = model_copy("kitchen-base")
+    (path / "README.md").write_text("---\nlicense: mit\n---\nA card others read.\n")
+    (path / "README.md").chmod(0o644)
     result = run_cli("stamp", str(path), "--model-id", "me/kitchen-base", "--registry", registry_dir, "--json")
     assert result.returncode == 0, result.stderr
     statuses = {t["target"]: t["status"] for t in json.loads(result.stdout)["targets"]}
     assert statuses == {"card": "written", "dataset": "skipped", "registry": "written"}
     assert read_block(parse_front_matter((path / "README.md").read_text())) is not None
+    assert (path / "README.md").stat().st_mode & 0o777 == 0o644  # the card keeps its permissions
     assert [r.model_id for r in open_registry(registry_dir).rows()] == ["me/kitchen-base"]
     again = stamp(str(path), model_id="me/kitchen-base", registry=registry_dir, progress=False)
     assert again.reused and {t.status for t in again.targets} == {"unchanged", "skipped"}

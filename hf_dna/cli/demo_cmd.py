@@ -24,15 +24,32 @@ def demo(workdir: str | None, as_json: bool) -> None:
     if as_json:
         output.emit_json({"spec": result.dnas[0].spec, "models": names, "parents": result.parents,
                           "distances": result.distances.round(6).tolist(),
-                          "fine_tunes_nearest_their_base": result.fine_tunes_nearest_their_base})
+                          "fine_tunes_nearest_their_base": result.fine_tunes_nearest_their_base,
+                          "registry": result.registry,
+                          "stamps": [{"model": s.dna.model, "reused": s.reused, "targets": [t.__dict__ for t in s.targets]}
+                                     for s in result.stamps],
+                          "whois": result.whois.to_dict(), "undeclared_parent_found": result.undeclared_parent_found,
+                          "tree": result.tree.newick})
         return
-    click.echo(f"DNA distances (spec {result.dnas[0].spec}; per probe, 0 = same behaviour):\n")
+    click.echo(f"1. stamp: each model's DNA (spec {result.dnas[0].spec}) into its card and the registry "
+               f"{result.registry}\n")
+    click.echo(output.table(["model", "DNA", "card", "registry"],
+                            [[s.dna.model, "reused from the card" if s.reused else "computed",
+                              *[next(t.status for t in s.targets if t.target == name) for name in ("card", "registry")]]
+                             for s in result.stamps]))
+    click.echo("\nDistances (0 = same behaviour):\n")
     click.echo(output.table(["model", *names], [[n, *row] for n, row in zip(names, result.distances.tolist())]))
-    click.echo("")
-    rows = [[n, result.parents.get(n) or "-", *result.nearest(n)] for n in names]
-    click.echo(output.table(["model", "true parent", "nearest", "distance"], rows))
-    verdict = "yes" if result.fine_tunes_nearest_their_base else "NO"
-    click.echo(f"\nEach fine-tune sits nearest its own base: {verdict}")
+    report = result.whois
+    click.echo(f"\n2. whois {report.model}  (its card declares no base model; true parent: "
+               f"{result.parents[report.model]})\n")
+    click.echo(output.table(["model", "distance", "score", "verdict"],
+                            [[c.model, c.distance, c.score, c.verdict] for c in report.neighbors]))
+    click.echo(report.conclusion)
+    click.echo(f"\n3. tree (neighbor joining, rooted at {result.tree.root.model or 'the midpoint'}):\n"
+               f"{result.tree.newick}")
+    verdict = "yes" if result.undeclared_parent_found else "NO"
+    click.echo(f"\nThe undeclared parent was found: {verdict}. Next: `hf-dna stamp ORG/MODEL`, "
+               "`hf-dna whois ORG/MODEL` on the Hub (README).")
 
 
 COMMANDS = (demo,)
