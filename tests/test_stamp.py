@@ -13,7 +13,7 @@ import pytest
 
 import hf_dna
 from hf_dna.cards import parse_front_matter, read_block
-from hf_dna.errors import ModelNotFoundError, ModelTooLargeError
+from hf_dna.errors import ModelTooLargeError
 from hf_dna.lookup import show
 from hf_dna.models import resolve
 from hf_dna.registry import open_registry
