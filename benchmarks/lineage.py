@@ -36,6 +36,8 @@ from hf_dna.spec import current_spec  # noqa: E402
 from hf_dna.whois import whois  # noqa: E402
 from hf_dna.zoo import build  # noqa: E402
 
+import torch  # noqa: E402
+
 
 def dnas_for(members, paths, workdir: Path) -> dict[str, DNA]:
     """Each member's DNA, cached per spec next to the models."""
@@ -56,6 +58,28 @@ def dnas_for(members, paths, workdir: Path) -> dict[str, DNA]:
     return out
 
 
+def tails_for(members, paths, dnas, workdir: Path) -> dict:
+    """Each member's inheritance record (hf_dna.tail) under the current spec, cached like the DNAs."""
+    from hf_dna.models import load_model, resolve
+    from hf_dna.tail import compute_tail, parse_tail, tail_bytes, tail_key
+
+    spec = current_spec()
+    if spec.tail is None:
+        return {}
+    cache = workdir / "tails" / tail_key(spec.tail)
+    cache.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for m in members:
+        name = m.recipe.name
+        file = cache / f"{name}-{(paths[name] / '.zoo-recipe').read_text().strip()}.parquet"
+        if not file.is_file():
+            model, tokenizer = load_model(resolve(str(paths[name]), model_id=name), device="cpu", dtype=torch.float32)
+            file.write_bytes(tail_bytes(compute_tail(model, tokenizer, spec.tail, model_id=name,
+                                                     revision=dnas[name].revision)))
+        out[name] = parse_tail(file)
+    return out
+
+
 def ancestors(name: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
     seen, todo = set(), list(parents.get(name, ()))
     while todo:
@@ -66,10 +90,11 @@ def ancestors(name: str, parents: dict[str, tuple[str, ...]]) -> set[str]:
     return seen
 
 
-def evaluate(members, dnas, paths, registry_dir: str) -> tuple[dict, list]:
+def evaluate(members, dnas, tails, paths, registry_dir: str) -> tuple[dict, list]:
     reg = open_registry(registry_dir)
     reg.add([RegistryRow.from_dna(dnas[m.recipe.name], declared_parents=list(m.true_parents))
-             for m in members if m.in_registry])
+             for m in members if m.in_registry],
+            tails=[tails[m.recipe.name] for m in members if m.in_registry and m.recipe.name in tails])
     parents = {m.recipe.name: m.true_parents for m in members}
     in_registry = {m.recipe.name for m in members if m.in_registry}
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -115,6 +140,33 @@ def default_calibration(members, dnas) -> dict:
             "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} related / {len(negative)} unrelated pairs"}
 
 
+def inheritance_calibration(members, tails) -> dict:
+    """P(inherited | 1 - tail similarity), fitted on the zoo's comparable pairs (same tokenizer
+    and shapes): positive when both descend from one founder (they share its initialisation:
+    ancestors, siblings, merges, copies), negative otherwise (same-data twins)."""
+    import numpy as np
+
+    from hf_dna.calibration import fit
+
+    parents = {m.recipe.name: m.true_parents for m in members}
+
+    def founder(name):
+        return min(ancestors(name, parents) | {name}, key=lambda n: (bool(parents.get(n)), n))
+
+    positive, negative = [], []
+    names = sorted(tails)
+    for i, a in enumerate(names):
+        for b in names[:i]:
+            similarity = tails[a].similarity(tails[b])
+            if similarity is not None:
+                (positive if founder(a) == founder(b) else negative).append(1.0 - similarity)
+    cal = fit(np.array(positive), np.array(negative), 0.0, None)
+    print(f"inheritance similarity: inherited pairs >= {1 - max(positive):.3f}, others <= {1 - min(negative):.3f} "
+          f"({len(positive)} / {len(negative)} pairs); P = 0.5 at {1 - cal.boundary:.3f}", file=sys.stderr)
+    return {"intercept": cal.intercept, "slope": cal.slope,
+            "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} inherited / {len(negative)} other comparable pairs"}
+
+
 def print_table(stats) -> None:
     header = f"{'family':<10} {'parent top-1':>13} {'flag precision':>15} {'flag recall':>12} {'false flags':>12}"
     print(header)
@@ -154,14 +206,17 @@ def main() -> None:
     start = time.perf_counter()
     dnas = dnas_for(members, paths, workdir)
     print(f"DNAs: {len(dnas)} in {time.perf_counter() - start:.0f}s (spec {current_spec().id})", file=sys.stderr)
+    tails = tails_for(members, paths, dnas, workdir)
     if args.write_calibration:
         target = Path(__file__).parents[1] / "hf_dna" / "data" / "calibration.json"
         table = json.loads(target.read_text()) if target.is_file() else {}
         table[current_spec().id] = default_calibration(members, dnas)
+        if tails:
+            table[current_spec().id]["inheritance"] = inheritance_calibration(members, tails)
         target.write_text(json.dumps(table, indent=2) + "\n")
         print(f"default calibration written to {target}: {table[current_spec().id]}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as registry_dir:
-        stats, details = evaluate(members, dnas, paths, registry_dir)
+        stats, details = evaluate(members, dnas, tails, paths, registry_dir)
     print(f"spec {current_spec().id}; {sum(1 for m in members if m.in_registry)} models in the registry, "
           f"{sum(1 for m in members if not m.in_registry)} queried with nothing declared\n")
     print_table(stats)

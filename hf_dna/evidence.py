@@ -76,6 +76,9 @@ class Evidence:
     runtime: dict = field(default_factory=dict)
     tool: str = ""
     stored_at: str = field(default_factory=lambda: utc_now(precise=True))
+    # The inheritance record (hf_dna.tail.Tail) of a spec with that check; stored in its own
+    # file under `tails/` (whois fetches it per candidate), not in the evidence table.
+    tail: object | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_run(cls, dna, spec: Spec, answers: list[str], char_nll: np.ndarray | None) -> "Evidence":

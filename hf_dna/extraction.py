@@ -22,6 +22,7 @@ from .probes import Probe, load_probes
 from .likelihood import char_profile, likelihood_texts, normalise_per_text
 from .projection import project_dna
 from .spec import Spec, current_spec
+from .tail import compute_tail
 
 Device = Literal["auto", "cpu", "cuda"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
@@ -94,12 +95,19 @@ def _extract(model, revision, spec, probes, device, dtype, batch_size, token, tr
             texts = likelihood_texts(spec.likelihood, [p.text for p in prompts])
             raw = char_profile(lm, tokenizer, texts, progress=progress)
             profile = normalise_per_text(raw, [len(t) for t in texts])
+    tail = None
+    if spec.tail is not None:
+        with _timed(seconds, "tail"):
+            tail = compute_tail(lm, tokenizer, spec.tail, model_id=resolved.model_id, revision=resolved.revision,
+                                tool=f"hf-dna {__version__}")
     del lm  # free the model's memory before the encoder runs
     dna = dna_from_answers(answers.texts, spec, resolved, profile=profile, device=run_device, seconds=seconds,
                            progress=progress)
     dna.stats["generated_tokens"] = answers.new_tokens
     dna.runtime.update(device=run_device, dtype=str(run_dtype).removeprefix("torch."), batch_size=batch_size)
-    return dna, Evidence.from_run(dna, spec, answers.texts, raw), prompts
+    evidence = Evidence.from_run(dna, spec, answers.texts, raw)
+    evidence.tail = tail
+    return dna, evidence, prompts
 
 
 def dna_from_answers(answers: list[str], spec: Spec, resolved: ResolvedModel, *, profile: np.ndarray | None = None,

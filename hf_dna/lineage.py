@@ -2,9 +2,10 @@
 
 The declared lineage is a graph whose edges are cards' `base_model` declarations. Two
 models are *declared relatives* when a path of declarations joins them (parent, grandchild,
-sibling through a shared base, ...). A neighbour whose DNA says "related" but that is no
-declared relative is undocumented. Only the nearest undocumented relative is flagged (the
-likeliest parent or child); the others are reported as `related`.
+sibling through a shared base, ...). A neighbour that is related — by the inheritance check
+where it applies (hf_dna.tail), else by its DNA distance — but is no declared relative is
+undocumented. Only the likeliest undocumented relative is flagged (the parent or child); the
+others are reported as `related`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,18 @@ class Candidate:
     revision: str
     distance: float
     created_at: str | None  # on the Hub; else when it was stamped (the registry's order)
-    score: float = 0.0
+    score: float = 0.0  # P(related): from the inheritance check when it applied, else from the distance
     verdict: Verdict = "unrelated"
+    # The inheritance check (hf_dna.tail), when both models have a comparable record: the
+    # similarity of their seed-given next-token tails, and whether it says "inherited".
+    similarity: float | None = None
+    inherited: bool | None = None
 
     def to_dict(self) -> dict:
         return {"model": self.model, "revision": self.revision, "distance": round(self.distance, 6),
-                "score": round(float(self.score), 6), "verdict": self.verdict, "created_at": self.created_at}
+                "score": round(float(self.score), 6), "verdict": self.verdict, "created_at": self.created_at,
+                "similarity": None if self.similarity is None else round(self.similarity, 6),
+                "inherited": self.inherited}
 
 
 @dataclass
@@ -91,18 +98,32 @@ class LineageGraph:
 
 
 def judge(query: str, query_created: str | None, candidates: list[Candidate], graph: LineageGraph,
-          calibration: Calibration) -> list[Candidate]:
-    """Give every candidate its score and verdict (in place); returns them nearest first."""
+          calibration: Calibration, inheritance: Calibration | None = None) -> list[Candidate]:
+    """Give every candidate its score and verdict (in place); returns them likeliest relative
+    first: those whose weights the inheritance check found inherited (most similar first),
+    then the rest by DNA distance.
+
+    Where the inheritance check applied (`c.similarity` set, `inheritance` given) it decides
+    "related": the DNA cannot tell a fine-tune from a model trained on the same data from
+    another seed, the check can. Elsewhere (other tokenizer or shapes, no record) the DNA does."""
     declared = graph.family(query)
     for c in candidates:
-        c.score = float(calibration.score(c.distance))
+        if c.similarity is not None and inheritance is not None:
+            c.score = float(inheritance.score(1.0 - c.similarity))
+            c.inherited = c.score >= 0.5
+        else:
+            c.score = float(calibration.score(c.distance))
         related = c.score >= 0.5 or c.distance <= calibration.identical_below
         c.verdict = "declared" if c.model in declared else ("related" if related else "unrelated")
     _flag_nearest_related(query_created, candidates, calibration)
     for c in candidates:  # a declared parent whose behaviour is far: a wrong or misleading card
         if c.model in graph.parents.get(query, ()) and c.score < 0.5 and c.distance > calibration.identical_below:
             c.verdict = "declared-but-distant"
-    return sorted(candidates, key=lambda c: c.distance)
+    return sorted(candidates, key=_likeliest_first)
+
+
+def _likeliest_first(c: Candidate) -> tuple:
+    return (0, -c.similarity, c.distance) if c.inherited else (1, c.distance, 0.0)
 
 
 def _flag_nearest_related(query_created, candidates, calibration) -> None:
@@ -112,7 +133,7 @@ def _flag_nearest_related(query_created, candidates, calibration) -> None:
     related = [c for c in candidates if c.verdict == "related"]
     if not related:
         return
-    nearest = min(related, key=lambda c: c.distance)
+    nearest = min(related, key=_likeliest_first)
     if nearest.distance <= calibration.identical_below:
         nearest.verdict = "identical"
     else:

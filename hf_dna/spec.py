@@ -69,6 +69,21 @@ class LikelihoodSpec:
 
 
 @dataclass(frozen=True)
+class TailSpec:
+    """The inheritance check (hf_dna.tail): next-token log-probs over a vocabulary sample at the
+    first positions of fixed texts, compared between models that share tokenizer and shapes."""
+
+    texts: str = "letter_strings"  # a bundled text set (hf_dna/data/NAME.txt)
+    texts_sha256: str = "ec893604eb512072f639ff6b6fb9eafc644b463cca0cda9af967b3f39694d0bc"
+    context: str = "bos token, else eos token"
+    positions: int = 256
+    tokens: int = 512  # all ids when the vocabulary is smaller; else the smallest blake2b("id\0token")
+    storage: str = "float16 log-probs"
+    compare: str = "double-centred, strongest singular directions removed, correlation"
+    remove_directions: int = 30
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     probes: ProbeSpec
@@ -79,9 +94,13 @@ class Spec:
     likelihood: LikelihoodSpec | None = None
     # The text-answer part's share of the distance when a likelihood channel is present.
     text_weight: float = 1.0
+    # The inheritance check carried with the DNA (dna-4): not part of the vector.
+    tail: TailSpec | None = None
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
+        if self.tail is None:
+            data.pop("tail")  # added with dna-4: earlier ids stay
         if self.likelihood is None:
             # Fields added with dna-2 stay out of dna-1's canonical form, so its id never changes.
             data.pop("likelihood")
@@ -157,8 +176,14 @@ DNA_3 = Spec(
     text_weight=0.2,
 )
 
-CURRENT_SPEC = DNA_2
-KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1, DNA_2, DNA_3)}
+# dna-4 is dna-2's DNA (the same numbers) plus the inheritance check (hf_dna.tail): `whois` asks
+# it whether a candidate that shares the query's tokenizer and shapes carries its weights. On
+# the lineage zoo it separates every ancestor from every same-data twin, which no DNA did
+# (benchmarks/RESULTS.md).
+DNA_4 = dataclasses.replace(DNA_2, name="dna-4", tail=TailSpec())
+
+CURRENT_SPEC = DNA_4
+KNOWN_SPECS: dict[str, Spec] = {s.id: s for s in (DNA_1, DNA_2, DNA_3, DNA_4)}
 
 
 def current_spec() -> Spec:

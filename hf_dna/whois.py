@@ -11,7 +11,7 @@ import numpy as np
 from . import cards
 from .calibration import Calibration, fit
 from .dna import DNA, encode_vector
-from .errors import WhoisError
+from .errors import HfDnaError, WhoisError
 from .lineage import FLAGGED, Candidate, LineageGraph, judge
 from .models import hub_model_info, is_local_ref, resolve
 from .projection import distances_to
@@ -36,6 +36,7 @@ class WhoisReport:
     registry: str
     notes: list[str] = field(default_factory=list)
     vector: np.ndarray | None = None  # the query's DNA, so a CI job can record it without a second lookup
+    inheritance: Calibration | None = None  # the inheritance check's calibration, when it ran
 
     @property
     def undocumented(self) -> list[Candidate]:
@@ -62,6 +63,7 @@ class WhoisReport:
                 "undocumented": [c.to_dict() for c in self.undocumented],
                 "conclusion": self.conclusion, "dna_source": self.dna_source, "registry": self.registry,
                 "calibration": self.calibration.to_dict(), "notes": self.notes,
+                "inheritance_calibration": self.inheritance.to_dict() if self.inheritance else None,
                 # base64 of the little-endian float32 numbers: the card block's `vector` string
                 "vector": encode_vector(self.vector) if self.vector is not None else None}
 
@@ -75,11 +77,22 @@ def default_calibration(spec_id: str) -> Calibration | None:
                        "spec default (lineage benchmark)")
 
 
+def default_inheritance_calibration(spec_id: str) -> Calibration | None:
+    """P(inherited | 1 - tail similarity), fitted on the lineage benchmark (hf_dna.tail)."""
+    entry = json.loads(resources.files("hf_dna").joinpath("data/calibration.json").read_text()).get(spec_id, {})
+    tail = entry.get("inheritance")
+    if tail is None:
+        return None
+    return Calibration(tail["intercept"], tail["slope"], 0.0, "spec default (lineage benchmark)")
+
+
 def whois(model: str, revision: str | None = None, *, registry: str | None = None, top_k: int = 10,
           recompute: bool = False, token: str | None = None, model_id: str | None = None,
-          dna: DNA | None = None, progress: bool = True, **extract_kwargs) -> WhoisReport:
+          dna: DNA | None = None, progress: bool = True, inheritance: bool = True, **extract_kwargs) -> WhoisReport:
     """Who are `model`'s relatives? `dna`: the model's DNA if already known (else it is found
-    or computed). Raises WhoisError for an empty registry or one of another spec."""
+    or computed). `inheritance`: run the inheritance check (hf_dna.tail) on candidates that
+    share the query's tokenizer and shapes; it may load the model when the registry holds no
+    record of it. Raises WhoisError for an empty registry or one of another spec."""
     from huggingface_hub import get_token
 
     from .registry import open_registry
@@ -95,11 +108,66 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     distances = distances_to(dna.vector, matrix, spec.distance_divisor)
     calibration = _calibrate(rows, matrix, graph, spec.id)
     candidates = _candidates(rows, distances, keep, top_k, graph.parents.get(query.model_id, set()))
+    notes: list[str] = []
+    checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, progress, extract_kwargs, notes) \
+        if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
-    judged = judge(query.model_id, query_created, candidates, graph, calibration)
-    notes = list(reg.problems)
+    judged = judge(query.model_id, query_created, candidates, graph, calibration, checked)
+    notes = list(reg.problems) + notes + _twin_notes(judged, calibration)
     return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
-                       graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector)
+                       graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector,
+                       checked)
+
+
+def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, progress,
+                       extract_kwargs, notes: list[str]) -> Calibration | None:
+    """Set each candidate's tail similarity to the query where both have comparable records
+    (hf_dna.tail); returns the calibration that reads them, or None when the check did not run."""
+    calibration = default_inheritance_calibration(spec.id)
+    if spec.tail is None or calibration is None or not candidates:
+        return None
+    from .tail import tail_key
+
+    settings = tail_key(spec.tail)
+    stored = reg.tails([(c.model, c.revision) for c in candidates] + [(query.model_id, revision)], settings)
+    query_tail = stored.pop((query.model_id, revision), None)
+    if not stored:
+        notes.append("No candidate has an inheritance record (stamped without one): verdicts rest on the DNA alone.")
+        return None
+    if query_tail is None:
+        try:
+            query_tail = _compute_tail(query, revision, token, progress, extract_kwargs)
+        except HfDnaError as exc:
+            notes.append(f"The inheritance check could not run the model ({exc}): verdicts rest on the DNA alone.")
+            return None
+    for c in candidates:
+        record = stored.get((c.model, c.revision))
+        c.similarity = None if record is None else query_tail.similarity(record)
+    return calibration
+
+
+def _compute_tail(query, revision: str, token, progress, extract_kwargs):
+    """The query's inheritance record, from the model itself (one forward pass per text)."""
+    from . import __version__
+    from .extraction import pick_device, pick_dtype
+    from .models import load_model, resolve
+    from .tail import compute_tail
+
+    allow_pickle = extract_kwargs.get("allow_pickle", False)
+    resolved = query if query.is_local else resolve(query.model_id, revision, token=token, allow_pickle=allow_pickle)
+    device = pick_device(extract_kwargs.get("device", "auto"))
+    model, tokenizer = load_model(resolved, device=device, dtype=pick_dtype(extract_kwargs.get("dtype", "auto"), device),
+                                  trust_remote_code=extract_kwargs.get("trust_remote_code", False),
+                                  allow_pickle=allow_pickle)
+    return compute_tail(model, tokenizer, current_spec().tail, model_id=query.model_id, revision=revision,
+                        tool=f"hf-dna {__version__}")
+
+
+def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[str]:
+    """Say why a model that behaves alike was not called a relative: its weights are its own."""
+    return [f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but does not carry its weights "
+            f"(inheritance similarity {c.similarity:.3f}): same data or recipe, another initialisation."
+            for c in candidates if c.inherited is False and calibration.score(c.distance) >= 0.5]
 
 
 def _registry_index(reg, spec_id: str):

@@ -22,6 +22,7 @@ from ..paths import default_registry
 from ._rows import (SCHEMA, RegistryRow, card_text, latest, new_entry_path, parse_file, rows_to_table, spec_dir,
                     table_to_rows, table_vectors, to_parquet)
 from ._evidence import EVIDENCE_DIR, evidence_table, latest_evidence, new_evidence_path, parse_evidence
+from ..tail import Tail, parse_tail, tail_bytes, tail_path
 from ._store import HUB_PREFIX, Head, HubStore, LocalStore, Store, _Conflict, _VanishedFile
 
 MAX_ATTEMPTS = 12  # commits retried on 412 (someone else committed first)
@@ -49,15 +50,18 @@ class Registry:
     def uri(self) -> str:
         return self.store.uri
 
-    def add(self, rows: list[RegistryRow], evidence: Sequence[Evidence] = ()) -> str:
-        """Append rows as one new file per spec, and evidence (answers and likelihood profiles,
-        see `hf_dna.evidence`) as one file per probe set, all in one commit; returns the path(s)
+    def add(self, rows: list[RegistryRow], evidence: Sequence[Evidence] = (), tails: Sequence[Tail] = ()) -> str:
+        """Append rows as one new file per spec, evidence (answers and likelihood profiles, see
+        `hf_dna.evidence`) as one file per probe set, and inheritance records (`hf_dna.tail`; an
+        evidence's own `tail` too) as one file per model, all in one commit; returns the path(s)
         written."""
-        if not rows and not evidence:
+        if not rows and not evidence and not tails:
             raise ValueError("Registry.add needs at least one row.")
         files = {new_entry_path(spec): to_parquet(rows_to_table(group)) for spec, group in _group(rows, "spec").items()}
         files.update({new_evidence_path(probes): to_parquet(evidence_table(group))
                       for probes, group in _group(evidence, "probes_sha256").items()})
+        tails = [*tails, *(e.tail for e in evidence if e.tail is not None)]
+        files.update({tail_path(t.settings, t.model_id, t.revision): tail_bytes(t) for t in tails})
         what = f"Add {len(rows)} DNA row(s)" + (f" and the evidence of {len(evidence)} model(s)" if evidence else "")
         self.pull_request = self._commit(lambda head: (files, []), what)
         return ", ".join(files)
@@ -85,6 +89,31 @@ class Registry:
                 continue
             return latest_evidence([record for group in groups for record in group])
         raise RegistryError(f"The registry {self.uri} kept changing while it was read; try again.")
+
+    def tails(self, wanted: Sequence[tuple[str, str]], settings: str) -> dict[tuple[str, str], Tail]:
+        """The stored inheritance records of these (model_id, revision) pairs, made with these
+        settings (`hf_dna.tail.tail_key`); a pair without one is left out."""
+        from huggingface_hub.errors import EntryNotFoundError
+
+        head = self.store.head()
+        if head.version is None and isinstance(self.store, HubStore):
+            return {}  # no repo yet
+        paths = {tail_path(settings, model, revision): (model, revision) for model, revision in wanted}
+        found: dict[tuple[str, str], Tail] = {}
+        for path, local in self.store.fetch(list(paths), head).items():
+            try:
+                if isinstance(local, Exception):
+                    raise local
+                tail = parse_tail(local)
+            except (FileNotFoundError, EntryNotFoundError):
+                continue  # stamped before the spec had the check, or by a tool without it
+            except Exception as exc:  # noqa: BLE001 -- one bad record must not stop the lookup
+                self.problems.append(f"{self.uri}: skipped unreadable inheritance record {path} "
+                                     f"({type(exc).__name__}: {exc})")
+                continue
+            if (tail.model_id, tail.revision) == paths[path]:
+                found[paths[path]] = tail
+        return found
 
     def find(self, model_id: str, revision: str | None = None, spec: str | None = None) -> RegistryRow | None:
         """The latest entry for a model (a revision may be a commit-sha prefix)."""

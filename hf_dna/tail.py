@@ -1,0 +1,196 @@
+"""The inheritance check: does a model carry another model's *weights*, or only its habits?
+
+The DNA says how alike two models behave. That cannot tell a fine-tune from a "same-data
+twin" — a model trained from scratch on the same text with the same recipe and another seed —
+because both learnt the same data (benchmarks/RESULTS.md: the twins were the lineage
+benchmark's false flags under every DNA spec). What a fine-tune keeps and a twin cannot have
+is the parent's *random initialisation*, and it shows in the deep tail of the next-token
+distribution: tokens a model barely saw in training keep their seed-given embeddings, so the
+log-probabilities the model gives them are set by its seed, and a fine-tune inherits them.
+
+The record (`Tail`): at the first `positions` positions of fixed texts (the bundled letter
+strings), the log-probabilities of a fixed sample of the vocabulary, stored as float16.
+Two records are comparable only when the models share the tokenizer (same vocabulary) and the
+weight shapes (same architecture and size): a fine-tune, a merge or a half-precision copy does;
+a distilled student of another size does not, and is left to the DNA.
+
+The comparison: each matrix (positions x tokens) is double-centred (removing each position's
+normaliser and each token's overall frequency) and its `remove_directions` strongest singular
+directions are removed: they hold what the training *data* taught (shared by twins); what is
+left is seed-given. The correlation of the residuals is the similarity: on the lineage zoo
+every ancestor, sibling, merge and copy pair scored 0.14 or more, every twin pair 0.03 or
+less (benchmarks/twin_signal.py). A Calibration turns it into P(inherited).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from .dna import utc_now
+from .spec import TailSpec
+
+TAILS_DIR = "tails"
+
+
+@dataclass
+class Tail:
+    """One model's inheritance record."""
+
+    model_id: str
+    revision: str
+    settings: str  # tail_key(spec.tail): records of other settings are not comparable
+    tokenizer_sha256: str
+    shapes_sha256: str
+    token_ids: np.ndarray = field(repr=False)  # int64, the vocabulary sample, ascending
+    logp: np.ndarray = field(repr=False)  # float16, positions x len(token_ids)
+    remove_directions: int = 30  # the spec's: strongest directions dropped before comparing
+    tool: str = ""
+    stored_at: str = field(default_factory=lambda: utc_now(precise=True))
+
+    def comparable(self, other: "Tail") -> str | None:
+        """Why the two records cannot be compared; None when they can."""
+        if self.settings != other.settings:
+            return "made with other inheritance-check settings"
+        if self.tokenizer_sha256 != other.tokenizer_sha256:
+            return "another tokenizer"
+        if self.shapes_sha256 != other.shapes_sha256:
+            return "another architecture or size"
+        if self.logp.shape != other.logp.shape or not np.array_equal(self.token_ids, other.token_ids):
+            return "another vocabulary sample"
+        return None
+
+    @cached_property
+    def _residual_unit(self) -> np.ndarray:
+        return self._residual / (np.linalg.norm(self._residual) or 1.0)
+
+    @cached_property
+    def _residual(self) -> np.ndarray:
+        return seed_residual(self.logp, self.remove_directions)
+
+    def similarity(self, other: "Tail") -> float | None:
+        """Correlation of the seed-given parts of the two tails (1: same weights; ~0:
+        independent seeds); None when the records are not comparable."""
+        if self.comparable(other) is not None:
+            return None
+        return float(np.sum(self._residual_unit * other._residual_unit))
+
+
+def tail_key(spec: TailSpec) -> str:
+    """A short hash of the settings: only records with the same key are compared."""
+    canonical = json.dumps(spec.__dict__, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def seed_residual(logp: np.ndarray, remove: int) -> np.ndarray:
+    """Double-centre the matrix and remove its `remove` strongest singular directions."""
+    x = logp.astype(np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    x = x - x.mean(axis=0, keepdims=True)
+    r = min(remove, min(x.shape) - 1)
+    if r <= 0:
+        return x
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    return x - (u[:, :r] * s[:r]) @ vt[:r]
+
+
+def tokenizer_sha256(tokenizer) -> str:
+    """The vocabulary (token -> id), hashed: equal for a fine-tune and its parent."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: (item[1], item[0]))
+    return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()
+
+
+def shapes_sha256(model) -> str:
+    """Parameter names and shapes, hashed: equal when weights could have been inherited."""
+    shapes = sorted((name, list(p.shape)) for name, p in model.state_dict().items())
+    return hashlib.sha256(json.dumps(shapes).encode()).hexdigest()
+
+
+def vocabulary_sample(tokenizer, vocab_size: int, count: int) -> np.ndarray:
+    """All ids when the vocabulary is small, else the `count` ids whose token strings have the
+    smallest blake2b digests: the same ids for every model with this tokenizer."""
+    if vocab_size <= count:
+        return np.arange(vocab_size, dtype=np.int64)
+    names = tokenizer.convert_ids_to_tokens(list(range(min(vocab_size, len(tokenizer)))))
+    names += [f"<unnamed {i}>" for i in range(len(names), vocab_size)]
+    digests = [hashlib.blake2b(f"{i}\0{n}".encode(), digest_size=8).digest() for i, n in enumerate(names)]
+    return np.sort(np.argsort(digests, kind="stable")[:count]).astype(np.int64)
+
+
+@torch.inference_mode()
+def compute_tail(model, tokenizer, spec: TailSpec, *, model_id: str, revision: str, tool: str = "") -> Tail:
+    """Score the spec's texts, one at a time, until `spec.positions` positions are collected."""
+    from .likelihood import likelihood_texts
+
+    texts = likelihood_texts(spec, [])
+    sample = None
+    rows: list[np.ndarray] = []
+    collected = 0
+    for text in texts:
+        logits = _text_logits(model, tokenizer, tokenizer(text, add_special_tokens=False)["input_ids"])
+        if sample is None:
+            sample = vocabulary_sample(tokenizer, logits.shape[-1], spec.tokens)
+        logp = torch.log_softmax(logits.float(), dim=-1)[:, torch.from_numpy(sample).to(logits.device)]
+        rows.append(logp.cpu().numpy())
+        collected += len(rows[-1])
+        if collected >= spec.positions:
+            break
+    logp = np.concatenate(rows)[:spec.positions].astype(np.float16)
+    return Tail(model_id, revision, tail_key(spec), tokenizer_sha256(tokenizer), shapes_sha256(model), sample, logp,
+                spec.remove_directions, tool)
+
+
+def _text_logits(model, tokenizer, ids: list[int]) -> torch.Tensor:
+    """Next-token logits at every position of a text (the first given BOS/EOS as context)."""
+    device = model.device
+    if model.config.is_encoder_decoder:  # the text as the decoder's target, as in the likelihood channel
+        start = model.config.decoder_start_token_id
+        encoder = torch.tensor([[tokenizer.eos_token_id if tokenizer.eos_token_id is not None else start]], device=device)
+        return model(input_ids=encoder, decoder_input_ids=torch.tensor([[start] + ids], device=device)).logits[0]
+    context = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    prefix = [] if context is None else [context]
+    return model(input_ids=torch.tensor([prefix + ids], device=device)).logits[0]
+
+
+# Files: one parquet per model and revision, at a path computed from them, so that `whois`
+# fetches only its candidates' records (a registry of a million models is never listed).
+_SCHEMA = pa.schema([
+    ("model_id", pa.string()), ("revision", pa.string()), ("settings", pa.string()),
+    ("tokenizer_sha256", pa.string()), ("shapes_sha256", pa.string()), ("token_ids", pa.list_(pa.int64())),
+    ("positions", pa.int32()), ("logp_float16", pa.binary()), ("remove_directions", pa.int32()),
+    ("tool", pa.string()), ("stored_at", pa.string()),
+])
+
+
+def tail_path(settings: str, model_id: str, revision: str) -> str:
+    digest = hashlib.sha256(f"{model_id}\0{revision}".encode()).hexdigest()[:32]
+    return f"{TAILS_DIR}/{settings}/{digest[:2]}/{digest}.parquet"
+
+
+def tail_bytes(tail: Tail) -> bytes:
+    table = pa.table({
+        "model_id": [tail.model_id], "revision": [tail.revision], "settings": [tail.settings],
+        "tokenizer_sha256": [tail.tokenizer_sha256], "shapes_sha256": [tail.shapes_sha256],
+        "token_ids": [tail.token_ids.astype(np.int64)], "positions": [int(tail.logp.shape[0])],
+        "logp_float16": [np.ascontiguousarray(tail.logp, "<f2").tobytes()],
+        "remove_directions": [tail.remove_directions], "tool": [tail.tool],
+        "stored_at": [tail.stored_at]}, schema=_SCHEMA)
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def parse_tail(source) -> Tail:
+    row = pq.read_table(source).to_pylist()[0]
+    ids = np.asarray(row["token_ids"], np.int64)
+    logp = np.frombuffer(row["logp_float16"], "<f2").reshape(row["positions"], len(ids))
+    return Tail(row["model_id"], row["revision"], row["settings"], row["tokenizer_sha256"], row["shapes_sha256"],
+                ids, logp, row["remove_directions"], row.get("tool") or "", row.get("stored_at") or "")
