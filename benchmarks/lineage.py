@@ -167,6 +167,32 @@ def inheritance_calibration(members, tails) -> dict:
             "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} inherited / {len(negative)} other comparable pairs"}
 
 
+def unshared_calibration(members, dnas, tails) -> dict:
+    """P(related | DNA distance) for pairs that cannot share weights (another tokenizer or
+    shapes, by their records): the zoo's teacher-student pairs against the other such pairs."""
+    import numpy as np
+
+    from hf_dna.calibration import fit
+
+    parents = {m.recipe.name: m.true_parents for m in members}
+    positive, negative = [], []
+    names = sorted(tails)
+    for i, a in enumerate(names):
+        for b in names[:i]:
+            if tails[a].comparable(tails[b]) in ("another tokenizer", "another architecture or size"):
+                related = a in ancestors(b, parents) or b in ancestors(a, parents)
+                (positive if related else negative).append(dnas[a].distance(dnas[b]))
+    # The zoo has 4 students. Unbalanced: among models that cannot share weights a relation is
+    # rare, and behaving alike mostly means similar training data (fitted with a 50/50 prior the
+    # boundary fell at 0.85, past most strangers).
+    cal = fit(np.array(positive), np.array(negative), 0.0, None, min_pairs=1, balanced=False)
+    print(f"unshared pairs: related at {min(positive):.3f}-{max(positive):.3f}, others from {min(negative):.3f} "
+          f"({len(positive)} / {len(negative)} pairs); P = 0.5 at {cal.boundary:.3f}", file=sys.stderr)
+    return {"intercept": cal.intercept, "slope": cal.slope,
+            "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} related / {len(negative)} other pairs "
+                         "that cannot share weights"}
+
+
 def print_table(stats) -> None:
     header = f"{'family':<10} {'parent top-1':>13} {'flag precision':>15} {'flag recall':>12} {'false flags':>12}"
     print(header)
@@ -213,6 +239,7 @@ def main() -> None:
         table[current_spec().id] = default_calibration(members, dnas)
         if tails:
             table[current_spec().id]["inheritance"] = inheritance_calibration(members, tails)
+            table[current_spec().id]["unshared"] = unshared_calibration(members, dnas, tails)
         target.write_text(json.dumps(table, indent=2) + "\n")
         print(f"default calibration written to {target}: {table[current_spec().id]}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as registry_dir:

@@ -47,22 +47,24 @@ class Calibration:
 
 
 def fit(positive: np.ndarray, negative: np.ndarray, identical_below: float,
-        default: Calibration | None) -> Calibration | None:
-    """Fit P(related | distance) on labelled distances; `default` when too few or no signal."""
+        default: Calibration | None, min_pairs: int = MIN_PAIRS, balanced: bool = True) -> Calibration | None:
+    """Fit P(related | distance) on labelled distances; `default` when too few or no signal.
+    `balanced` weighs both classes equally (a 50/50 prior); else the pairs' own ratio is the prior,
+    for relations that are rare among such pairs (models that cannot share weights)."""
     positive, negative = np.asarray(positive, float), np.asarray(negative, float)
-    if len(positive) < MIN_PAIRS or len(negative) < MIN_PAIRS:
+    if len(positive) < min_pairs or len(negative) < min_pairs:
         return default
-    intercept, slope = _logistic(positive, negative)
+    intercept, slope = _logistic(positive, negative, balanced)
     if not slope < 0 or not math.isfinite(intercept):
         return default  # declared relatives are not nearer than strangers: the fit says nothing
     return Calibration(intercept, slope, identical_below,
                        f"registry ({len(positive)} declared / {len(negative)} unrelated pairs)")
 
 
-def _logistic(positive: np.ndarray, negative: np.ndarray) -> tuple[float, float]:
+def _logistic(positive: np.ndarray, negative: np.ndarray, balanced: bool = True) -> tuple[float, float]:
     x = np.concatenate([positive, negative])
     y = np.concatenate([np.ones_like(positive), np.zeros_like(negative)])
-    weight = np.where(y == 1, 0.5 / len(positive), 0.5 / len(negative))  # balanced classes
+    weight = np.where(y == 1, 0.5 / len(positive), 0.5 / len(negative)) if balanced else np.full(len(x), 1 / len(x))
     scale = float(np.std(x)) or 1.0
     xs = (x - x.mean()) / scale
 

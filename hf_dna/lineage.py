@@ -35,12 +35,15 @@ class Candidate:
     # similarity of their seed-given next-token tails, and whether it says "inherited".
     similarity: float | None = None
     inherited: bool | None = None
+    # Why the two models cannot share weights ("another tokenizer", "another architecture or
+    # size"), when their records say so: only a distillation-like relation is possible.
+    unshareable: str | None = None
 
     def to_dict(self) -> dict:
         return {"model": self.model, "revision": self.revision, "distance": round(self.distance, 6),
                 "score": round(float(self.score), 6), "verdict": self.verdict, "created_at": self.created_at,
                 "similarity": None if self.similarity is None else round(self.similarity, 6),
-                "inherited": self.inherited}
+                "inherited": self.inherited, "weights_unshareable": self.unshareable}
 
 
 @dataclass
@@ -98,19 +101,25 @@ class LineageGraph:
 
 
 def judge(query: str, query_created: str | None, candidates: list[Candidate], graph: LineageGraph,
-          calibration: Calibration, inheritance: Calibration | None = None) -> list[Candidate]:
+          calibration: Calibration, inheritance: Calibration | None = None,
+          unshared: Calibration | None = None) -> list[Candidate]:
     """Give every candidate its score and verdict (in place); returns them likeliest relative
     first: those whose weights the inheritance check found inherited (most similar first),
     then the rest by DNA distance.
 
     Where the inheritance check applied (`c.similarity` set, `inheritance` given) it decides
     "related": the DNA cannot tell a fine-tune from a model trained on the same data from
-    another seed, the check can. Elsewhere (other tokenizer or shapes, no record) the DNA does."""
+    another seed, the check can. Between models that cannot share weights (another tokenizer or
+    shapes) only distillation-like relations exist, and behaving alike mostly means similar
+    training data, so the DNA is read with the stricter `unshared` calibration. Elsewhere (no
+    record) the DNA is read with `calibration`."""
     declared = graph.family(query)
     for c in candidates:
         if c.similarity is not None and inheritance is not None:
             c.score = float(inheritance.score(1.0 - c.similarity))
             c.inherited = c.score >= 0.5
+        elif c.unshareable is not None and unshared is not None:
+            c.score = float(unshared.score(c.distance))
         else:
             c.score = float(calibration.score(c.distance))
         related = c.score >= 0.5 or c.distance <= calibration.identical_below

@@ -37,6 +37,7 @@ class WhoisReport:
     notes: list[str] = field(default_factory=list)
     vector: np.ndarray | None = None  # the query's DNA, so a CI job can record it without a second lookup
     inheritance: Calibration | None = None  # the inheritance check's calibration, when it ran
+    unshared: Calibration | None = None  # the DNA's, for models that cannot share weights
 
     @property
     def undocumented(self) -> list[Candidate]:
@@ -64,6 +65,7 @@ class WhoisReport:
                 "conclusion": self.conclusion, "dna_source": self.dna_source, "registry": self.registry,
                 "calibration": self.calibration.to_dict(), "notes": self.notes,
                 "inheritance_calibration": self.inheritance.to_dict() if self.inheritance else None,
+                "unshared_calibration": self.unshared.to_dict() if self.unshared else None,
                 # base64 of the little-endian float32 numbers: the card block's `vector` string
                 "vector": encode_vector(self.vector) if self.vector is not None else None}
 
@@ -77,13 +79,17 @@ def default_calibration(spec_id: str) -> Calibration | None:
                        "spec default (lineage benchmark)")
 
 
-def default_inheritance_calibration(spec_id: str) -> Calibration | None:
-    """P(inherited | 1 - tail similarity), fitted on the lineage benchmark (hf_dna.tail)."""
+def default_inheritance_calibrations(spec_id: str) -> tuple[Calibration, Calibration] | None:
+    """The inheritance check's two calibrations, fitted on the lineage benchmark (hf_dna.tail):
+    P(inherited | 1 - tail similarity) for models that could share weights, and P(related |
+    DNA distance) for models that cannot (another tokenizer or shapes)."""
     entry = json.loads(resources.files("hf_dna").joinpath("data/calibration.json").read_text()).get(spec_id, {})
-    tail = entry.get("inheritance")
-    if tail is None:
+    tail, unshared = entry.get("inheritance"), entry.get("unshared")
+    if tail is None or unshared is None:
         return None
-    return Calibration(tail["intercept"], tail["slope"], 0.0, "spec default (lineage benchmark)")
+    source = "spec default (lineage benchmark)"
+    return (Calibration(tail["intercept"], tail["slope"], 0.0, source),
+            Calibration(unshared["intercept"], unshared["slope"], entry["identical_below"], source))
 
 
 def whois(model: str, revision: str | None = None, *, registry: str | None = None, top_k: int = 10,
@@ -112,19 +118,20 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, progress, extract_kwargs, notes) \
         if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
-    judged = judge(query.model_id, query_created, candidates, graph, calibration, checked)
+    judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or (None, None)))
     notes = list(reg.problems) + notes + _twin_notes(judged, calibration)
     return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
                        graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector,
-                       checked)
+                       checked[0] if checked else None, checked[1] if checked else None)
 
 
 def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, progress,
-                       extract_kwargs, notes: list[str]) -> Calibration | None:
+                       extract_kwargs, notes: list[str]) -> tuple[Calibration, Calibration] | None:
     """Set each candidate's tail similarity to the query where both have comparable records
-    (hf_dna.tail); returns the calibration that reads them, or None when the check did not run."""
-    calibration = default_inheritance_calibration(spec.id)
-    if spec.tail is None or calibration is None or not candidates:
+    (hf_dna.tail), or why they cannot share weights; returns the calibrations that read them
+    (see `default_inheritance_calibrations`), or None when the check did not run."""
+    calibrations = default_inheritance_calibrations(spec.id)
+    if spec.tail is None or calibrations is None or not candidates:
         return None
     from .tail import tail_key
 
@@ -142,8 +149,11 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
             return None
     for c in candidates:
         record = stored.get((c.model, c.revision))
-        c.similarity = None if record is None else query_tail.similarity(record)
-    return calibration
+        if record is not None:
+            c.similarity = query_tail.similarity(record)
+            reason = query_tail.comparable(record)
+            c.unshareable = reason if reason in ("another tokenizer", "another architecture or size") else None
+    return calibrations
 
 
 def _compute_tail(query, revision: str, token, progress, extract_kwargs):
