@@ -153,16 +153,26 @@ def inheritance_calibration(members, tails) -> dict:
     def founder(name):
         return min(ancestors(name, parents) | {name}, key=lambda n: (bool(parents.get(n)), n))
 
-    positive, negative = [], []
+    family = {m.recipe.name: m.family for m in members}
+    pairs = []  # (1 - similarity, inherited, family)
     names = sorted(tails)
     for i, a in enumerate(names):
         for b in names[:i]:
             similarity = tails[a].similarity(tails[b])
             if similarity is not None:
-                (positive if founder(a) == founder(b) else negative).append(1.0 - similarity)
+                pairs.append((1.0 - similarity, founder(a) == founder(b), family[a]))
+    positive = [d for d, inherited, _ in pairs if inherited]
+    negative = [d for d, inherited, _ in pairs if not inherited]
     cal = fit(np.array(positive), np.array(negative), 0.0, None)
     print(f"inheritance similarity: inherited pairs >= {1 - max(positive):.3f}, others <= {1 - min(negative):.3f} "
           f"({len(positive)} / {len(negative)} pairs); P = 0.5 at {1 - cal.boundary:.3f}", file=sys.stderr)
+    # Held out by family: fitted without a family's pairs, how many of them does it get wrong?
+    for fam in sorted(set(family.values())):
+        train = [p for p in pairs if p[2] != fam]
+        held = fit(np.array([d for d, y, _ in train if y]), np.array([d for d, y, _ in train if not y]), 0.0, None)
+        wrong = sum((held.score(d) >= 0.5) != y for d, y, f in pairs if f == fam)
+        print(f"  held out {fam}: boundary {1 - held.boundary:.3f}, {wrong} of "
+              f"{sum(p[2] == fam for p in pairs)} of its pairs wrong", file=sys.stderr)
     return {"intercept": cal.intercept, "slope": cal.slope,
             "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} inherited / {len(negative)} other comparable pairs"}
 
@@ -218,6 +228,9 @@ def main() -> None:
     parser.add_argument("--families", type=int, default=4)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "hf-dna-lineage"))
     parser.add_argument("--spec", help="Spec to measure, a name or id (default: the current spec)")
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="Shift every seed of the zoo: the same recipes, other models (a held-out zoo: the default "
+                             "calibrations were fitted on offset 0)")
     parser.add_argument("--write-calibration", action="store_true",
                         help="Store the zoo's calibration as the current spec's default (hf_dna/data/calibration.json).")
     args = parser.parse_args()
@@ -225,7 +238,7 @@ def main() -> None:
         # whois and extract use the current spec: measure another one by making it current here.
         hf_dna.spec.CURRENT_SPEC = hf_dna.spec.find_spec(args.spec)
     workdir = Path(args.workdir)
-    members = zoo(args.families)
+    members = zoo(args.families, args.seed_offset)
     start = time.perf_counter()
     paths = build([m.recipe for m in members], workdir / "models")
     print(f"zoo: {len(members)} models built in {time.perf_counter() - start:.0f}s", file=sys.stderr)

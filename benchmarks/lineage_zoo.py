@@ -29,26 +29,29 @@ class Member:
     in_registry: bool  # stamped with its declared lineage; else queried with nothing declared
 
 
-def family(index: int) -> list[Member]:
+def family(index: int, seed_offset: int = 0) -> list[Member]:
+    """One founder's family. `seed_offset` shifts every seed: the same recipes, other models (a
+    held-out zoo for checking calibrations fitted on the default one)."""
     corpus, arch, tok = FOUNDERS[index]
+    index_seed = index + seed_offset
     other = [CORPORA[(CORPORA.index(corpus) + k) % len(CORPORA)] for k in (1, 2, 3)]
     f = corpus
     student_arch = "llama" if arch == "gpt2" else "gpt2"
     spec = [
-        (Recipe(f, corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index), (), True),
-        (Recipe(f"{f}-twin", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index + 100), (), True),
-        (Recipe(f"{f}-ft-a", corpus=other[0], parent=f, seed=index + 10, **FT), (f,), True),
-        (Recipe(f"{f}-ft-b", corpus=other[1], parent=f, seed=index + 20, **FT), (f,), True),
-        (Recipe(f"{f}-ft-a-ft", corpus=other[2], parent=f"{f}-ft-a", seed=index + 30, **FT), (f"{f}-ft-a",), False),
+        (Recipe(f, corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index_seed), (), True),
+        (Recipe(f"{f}-twin", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index_seed + 100), (), True),
+        (Recipe(f"{f}-ft-a", corpus=other[0], parent=f, seed=index_seed + 10, **FT), (f,), True),
+        (Recipe(f"{f}-ft-b", corpus=other[1], parent=f, seed=index_seed + 20, **FT), (f,), True),
+        (Recipe(f"{f}-ft-a-ft", corpus=other[2], parent=f"{f}-ft-a", seed=index_seed + 30, **FT), (f"{f}-ft-a",), False),
         (Recipe(f"{f}-merge", kind="merge", parent=f"{f}-ft-a", other=f"{f}-ft-b"), (f"{f}-ft-a", f"{f}-ft-b"), False),
         (Recipe(f"{f}-half", kind="half", parent=f"{f}-ft-b"), (f"{f}-ft-b",), False),
         (Recipe(f"{f}-student", kind="distill", corpus=corpus, parent=f, steps=400, arch=student_arch,
-                tokenizer=tok, seed=index + 40), (f,), False),
-        (Recipe(f"{f}-ft-c", corpus=corpus, parent=f, seed=index + 50, **FT), (f,), False),
-        (Recipe(f"{f}-twin2", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index + 200), (), False),
+                tokenizer=tok, seed=index_seed + 40), (f,), False),
+        (Recipe(f"{f}-ft-c", corpus=corpus, parent=f, seed=index_seed + 50, **FT), (f,), False),
+        (Recipe(f"{f}-twin2", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index_seed + 200), (), False),
     ]
     return [Member(r, f, parents, reg) for r, parents, reg in spec]
 
 
-def zoo(families: int = len(FOUNDERS)) -> list[Member]:
-    return [m for i in range(families) for m in family(i)]
+def zoo(families: int = len(FOUNDERS), seed_offset: int = 0) -> list[Member]:
+    return [m for i in range(families) for m in family(i, seed_offset)]

@@ -15,7 +15,10 @@ grandparent, merge parent) from twin pairs within each family:
   while a twin has its own. It needs the same tokenizer (positions and vocabulary align),
   which fine-tunes have;
 - that tail squeezed into k numbers by a hashed sketch (token strings hashed to buckets,
-  positions to signs), as a fixed-size DNA channel would have to.
+  positions to signs), as a fixed-size DNA channel would have to;
+- the whole next-token log-prob matrix, double-centred, with its strongest singular directions
+  removed (what the training data taught, shared by twins): the seed-given residual that
+  dna-4's inheritance check compares (hf_dna.tail).
 
 Per signal it prints the AUC (P(a lineage pair is closer than a twin pair)) and, per family,
 the weakest lineage correlation against the strongest twin correlation ("rel > twin" holds
@@ -42,6 +45,7 @@ from lineage_zoo import zoo  # noqa: E402
 
 from hf_dna import likelihood  # noqa: E402
 from hf_dna.probes import bundled_probes  # noqa: E402
+from hf_dna.tail import seed_residual  # noqa: E402
 
 
 def text_sets(seed: int = 7) -> dict[str, list[str]]:
@@ -103,6 +107,10 @@ def count_sketch(x: np.ndarray, tokens: np.ndarray, lengths: np.ndarray, k: int)
     return y
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x) * np.sqrt(len(x))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/hf-dna-lineage"),
@@ -159,6 +167,9 @@ def main() -> int:
                lambda n, key=key: likelihood.normalise_per_text(data[n][f"nll_{key}"], lengths[key]))
     for q in (1.0, 0.1, 0.03, 0.01):
         report(f"tail, positions x vocab, q={q}", lambda n, q=q: capped_tail(data[n]["logp"], q).ravel())
+    for r in (0, 10, 30):  # what hf_dna.tail keeps (dna-4: 30 directions removed)
+        report(f"tail residual, {r} directions removed",
+               lambda n, r=r: _unit(seed_residual(data[n]["logp"], r)).ravel() / np.sqrt(len(data[n]["logp"])))
     for k in (128, 1024, 4096):
         def sketched(n, k=k):
             y = count_sketch(capped_tail(data[n]["logp"], 0.03), data[n]["tokens"], data[n]["lengths"], k)

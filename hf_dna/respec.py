@@ -86,10 +86,24 @@ def respec(registry: str | None, spec: str | Spec, *, token: str | None = None, 
             continue
         new_rows.append(_row(record, target, lineage.get((model, revision)), user, device))
         result.items.append(RespecItem(model, revision, "would-write" if dry_run else "written"))
+    if target.tail is not None and new_rows:
+        _note_missing_records(reg, target, result)
     if new_rows and not dry_run:
         result.written = reg.add(new_rows)
         result.pull_request = reg.pull_request
     return result
+
+
+def _note_missing_records(reg, target: Spec, result: RespecResult) -> None:
+    """An inheritance record needs the model: say which models `whois` will read by DNA alone."""
+    from .tail import tail_key
+
+    new = [item for item in result.items if item.status in ("written", "would-write")]
+    held = reg.tails([(item.model, item.revision) for item in new], tail_key(target.tail))
+    for item in new:
+        if (item.model, item.revision) not in held:
+            item.message = ("no inheritance record (it needs the model): whois reads this model by its DNA alone "
+                            "until it is stamped again")
 
 
 def dna_from_evidence(record: Evidence, spec: Spec, device: str = "cpu"):

@@ -174,10 +174,20 @@ def _compute_tail(query, revision: str, token, progress, extract_kwargs):
 
 
 def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[str]:
-    """Say why a model that behaves alike was not called a relative: its weights are its own."""
-    return [f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but does not carry its weights "
-            f"(inheritance similarity {c.similarity:.3f}): same data or recipe, another initialisation."
-            for c in candidates if c.inherited is False and calibration.score(c.distance) >= 0.5]
+    """Say why a model that behaves alike was not called a relative."""
+    notes = []
+    for c in candidates:
+        if c.verdict not in ("unrelated", "declared-but-distant") or calibration.score(c.distance) < 0.5:
+            continue
+        if c.inherited is False:
+            notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but does not carry its "
+                         f"weights (inheritance similarity {c.similarity:.3f}): same data or recipe, another "
+                         "initialisation.")
+        elif c.unshareable:
+            notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but has {c.unshareable}: "
+                         "it cannot be a fine-tune, and behaving alike across tokenizers mostly means similar "
+                         "training data, so it is not flagged (a distillation would look the same).")
+    return notes
 
 
 def _registry_index(reg, spec_id: str):

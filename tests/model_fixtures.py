@@ -76,6 +76,16 @@ def model_copy(zoo, tmp_path):
     return copy
 
 
+# A same-data twin of kitchen-base: the same text, recipe and tokenizer, another seed. It
+# behaves like kitchen-base but carries none of its weights (the inheritance check's hard case).
+TWIN = Recipe("kitchen-twin", corpus="kitchen", steps=400, seed=3)
+
+
+@pytest.fixture(scope="session")
+def twin_model(tmp_path_factory) -> Path:
+    return build((TWIN,), tmp_path_factory.mktemp("twin"))["kitchen-twin"]
+
+
 @pytest.fixture(scope="session")
 def family_dnas(zoo):
     """Each family member's DNA, computed once."""

@@ -12,15 +12,15 @@ import pytest
 from hf_dna.errors import RespecError
 from hf_dna.registry import open_registry
 from hf_dna.respec import respec
-from hf_dna.spec import DNA_1, DNA_2, current_spec
+from hf_dna.spec import DNA_1, DNA_2, DNA_4, current_spec
 from hf_dna.stamping import stamp
 from helpers import run_cli
 
 
 def test_respec_computes_other_specs_from_stored_evidence_without_the_models(small_zoo, stamped_small_zoo, tmp_path):
-    assert current_spec() is DNA_2  # stamped_small_zoo stored its evidence under the current spec
+    assert current_spec() is DNA_4  # stamped_small_zoo stored its evidence under the current spec
     reg = str(shutil.copytree(stamped_small_zoo, tmp_path / "registry"))  # its model folders are gone
-    stamped = {r.model_id: r for r in open_registry(reg).rows(DNA_2.id)}
+    stamped = {r.model_id: r for r in open_registry(reg).rows(DNA_4.id)}
     # What extract gives under dna-1, in a registry of its own (its evidence has no likelihood profile).
     only_dna1 = str(tmp_path / "dna1-only")
     expected = stamp(str(small_zoo["small-a"]), registry=only_dna1, spec=DNA_1, to=("registry",), progress=False).dna
@@ -39,8 +39,8 @@ def test_respec_computes_other_specs_from_stored_evidence_without_the_models(sma
     assert [i.status for i in again.items] == ["skipped", "skipped"] and again.written is None
     assert sorted((tmp_path / "registry").rglob("*.parquet")) == files
 
-    # The likelihood channel comes back from the stored raw profile, too.
-    shutil.rmtree(tmp_path / "registry" / "entries" / "dna-2")
+    # The likelihood channel comes back from the stored raw profile, too (dna-2 is dna-4's DNA
+    # without the inheritance check: the same numbers).
     assert respec(reg, "dna-2").count("written") == 2
     respecd = {r.model_id: r for r in open_registry(reg).rows(DNA_2.id)}
     assert respecd.keys() == stamped.keys()
@@ -58,6 +58,16 @@ def test_respec_computes_other_specs_from_stored_evidence_without_the_models(sma
     assert not open_registry(only_dna1).rows(DNA_2.id)
     cli = run_cli("respec", "--registry", only_dna1, "--spec", "dna-2")
     assert cli.returncode == 1 and "0 written, 0 skipped, 1 failed" in cli.stdout
+
+
+def test_respec_into_dna4_writes_rows_and_says_the_inheritance_record_needs_the_model(small_zoo, tmp_path):
+    only_dna2 = str(tmp_path / "dna2-only")
+    stamped = stamp(str(small_zoo["small-a"]), registry=only_dna2, spec=DNA_2, to=("registry",), progress=False).dna
+    (item,) = respec(only_dna2, "dna-4").items
+    assert item.status == "written" and "no inheritance record" in item.message and "stamped again" in item.message
+    (row,) = open_registry(only_dna2).rows(DNA_4.id)
+    np.testing.assert_allclose(row.vector, stamped.vector, atol=1e-6)
+    assert not list((tmp_path / "dna2-only").glob("tails/**/*.parquet"))
 
 
 def test_respec_refuses_an_unknown_spec_and_a_registry_without_evidence(tmp_path):

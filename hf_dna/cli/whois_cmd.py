@@ -20,20 +20,26 @@ EXIT_UNDOCUMENTED = 3
 @click.option("--model-id", help="Registry id for a local folder (default: the folder name).")
 @click.option("--recompute", is_flag=True, help="Compute the DNA even if the card or registry has a current one.")
 @click.option("--fail-on-undocumented", is_flag=True, help="Exit with code 3 when an undocumented relative is found.")
+@click.option("--no-inheritance", "no_inheritance", is_flag=True,
+              help="Skip the inheritance check (verdicts from the DNA alone; the model is never loaded for it).")
 @json_option
 def whois(model: str, registry: str | None, top_k: int, model_id: str | None, recompute: bool,
-          fail_on_undocumented: bool, as_json: bool, **params) -> None:
+          fail_on_undocumented: bool, no_inheritance: bool, as_json: bool, **params) -> None:
     """Find MODEL's nearest relatives in the registry and flag the undeclared ones.
 
     Verdicts: declared, undocumented-parent, undocumented-derivative, identical (a copy),
     related (same family as a flagged model), declared-but-distant, unrelated.
+
+    Where MODEL and a neighbour share tokenizer and shapes, the inheritance check decides
+    "related" (does it carry the neighbour's weights, or only behave alike?); it uses the
+    registry's records and may load MODEL once when the registry has none of it.
 
     Example: hf-dna whois my-org/my-model --registry hf://datasets/my-org/dna-registry --fail-on-undocumented
     """
     from ..whois import whois as run_whois
 
     report = run_whois(model, registry=registry, top_k=top_k, model_id=model_id, recompute=recompute,
-                       **extract_kwargs(params))
+                       inheritance=not no_inheritance, **extract_kwargs(params))
     for note in report.notes:
         output.info(f"Warning: {note}")
     if as_json:
@@ -48,12 +54,24 @@ def _print_report(report) -> None:
     declared = ", ".join(report.declared_parents) or "none"
     click.echo(f"{report.model}@{report.revision[:12]}  spec {report.spec}  (DNA from {report.dna_source})")
     click.echo(f"Declared base model(s): {declared}\n")
-    rows = [[c.model, c.distance, c.score, c.verdict, c.created_at] for c in report.neighbors]
-    click.echo(output.table(["model", "distance", "score", "verdict", "created"], rows))
+    rows = [[c.model, c.distance, _weights(c), c.score, c.verdict, c.created_at] for c in report.neighbors]
+    click.echo(output.table(["model", "distance", "weights", "score", "verdict", "created"], rows))
     cal = report.calibration
     click.echo(f"\nscore = P(related | distance), calibrated on {cal.source}; related below "
                f"distance {cal.boundary:.3f}, identical below {cal.identical_below:.3f}.")
+    if report.inheritance is not None:
+        click.echo(f"weights: the inheritance check (tail similarity; inherited above "
+                   f"{1 - report.inheritance.boundary:.3f}, then it decides the score); models that cannot share "
+                   f"weights are related only below distance {max(report.unshared.boundary, 0):.3f}.")
     click.echo(report.conclusion)
+
+
+def _weights(c) -> str:
+    if c.unshareable:
+        return c.unshareable
+    if c.similarity is None:
+        return "-"
+    return f"{'inherited' if c.inherited else 'own'} {c.similarity:.3f}"
 
 
 COMMANDS = (whois,)

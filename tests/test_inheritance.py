@@ -1,0 +1,140 @@
+"""The inheritance check (hf_dna.tail): a fine-tune carries its parent's weights, a same-data
+twin does not, and `whois` uses that to flag the one and not the other."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from hf_dna import stamp
+from hf_dna.models import load_model, resolve
+from hf_dna.registry import RegistryRow, open_registry
+from hf_dna.spec import current_spec
+from hf_dna.tail import compute_tail, tail_path
+from hf_dna.whois import default_inheritance_calibrations, whois
+from helpers import run_cli
+
+
+def tail_of(path, name, dtype=torch.float32):
+    model, tokenizer = load_model(resolve(str(path), model_id=name), device="cpu", dtype=dtype)
+    return compute_tail(model, tokenizer, current_spec().tail, model_id=name, revision=f"rev-{name}")
+
+
+@pytest.fixture(scope="module")
+def tails(zoo, twin_model):
+    paths = {**zoo, "kitchen-twin": twin_model}
+    return {name: tail_of(path, name) for name, path in paths.items()}
+
+
+def inherited(similarity: float) -> bool:
+    inheritance, _ = default_inheritance_calibrations(current_spec().id)
+    return inheritance.score(1 - similarity) >= 0.5
+
+
+def test_fine_tune_inherits_and_twin_does_not(tails):
+    base = tails["kitchen-base"]
+    assert tails["kitchen-twin"].tokenizer_sha256 == base.tokenizer_sha256  # the hard case: all else equal
+    assert tails["kitchen-twin"].shapes_sha256 == base.shapes_sha256
+    fine_tune, twin = base.similarity(tails["kitchen-ft"]), base.similarity(tails["kitchen-twin"])
+    assert inherited(fine_tune) and not inherited(twin), (fine_tune, twin)
+    assert not inherited(tails["kitchen-ft"].similarity(tails["kitchen-twin"]))
+    assert base.similarity(base) == pytest.approx(1.0)
+    # Models that cannot share weights are not compared at all.
+    assert base.similarity(tails["machines-base"]) is None
+    assert base.comparable(tails["machines-base"]) == "another tokenizer"
+    assert base.comparable(tails["harbour-t5"]) == "another tokenizer"
+
+
+def test_half_precision_copy_keeps_the_tail(zoo, tails):
+    half = tail_of(zoo["kitchen-ft"], "kitchen-ft-half", dtype=torch.float16)
+    assert half.logp.dtype == np.float16 and half.logp.shape == tails["kitchen-ft"].logp.shape
+    assert tails["kitchen-ft"].similarity(half) > 0.9
+
+
+def test_records_round_trip_through_the_registry(tmp_path, tails):
+    reg = open_registry(str(tmp_path / "registry"))
+    reg.add([], tails=[tails["kitchen-base"], tails["kitchen-ft"]])
+    key = current_spec().tail
+    from hf_dna.tail import tail_key
+
+    found = reg.tails([("kitchen-base", "rev-kitchen-base"), ("kitchen-ft", "rev-kitchen-ft"),
+                       ("kitchen-ft", "another-revision"), ("nobody", "x")], tail_key(key))
+    assert set(found) == {("kitchen-base", "rev-kitchen-base"), ("kitchen-ft", "rev-kitchen-ft")}
+    np.testing.assert_array_equal(found[("kitchen-ft", "rev-kitchen-ft")].logp, tails["kitchen-ft"].logp)
+    np.testing.assert_array_equal(found[("kitchen-ft", "rev-kitchen-ft")].token_ids, tails["kitchen-ft"].token_ids)
+    # A damaged record is reported and skipped, not fatal.
+    (tmp_path / "registry" / tail_path(tail_key(key), "kitchen-base", "rev-kitchen-base")).write_bytes(b"not parquet")
+    found = reg.tails([("kitchen-base", "rev-kitchen-base"), ("kitchen-ft", "rev-kitchen-ft")], tail_key(key))
+    assert set(found) == {("kitchen-ft", "rev-kitchen-ft")}
+    assert any("unreadable inheritance record" in p for p in reg.problems)
+
+
+def stamp_into(uri: str, *paths) -> str:
+    """Stamp models the real way: DNA row, evidence and inheritance record in one commit."""
+    for path in paths:
+        result = stamp(str(path), registry=uri, to=("registry",), progress=False)
+        assert result.ok, result
+    return uri
+
+
+def test_stamp_stores_the_record_and_whois_flags_the_parent_not_the_twin(zoo, twin_model, tmp_path):
+    uri = stamp_into(str(tmp_path / "registry"), zoo["kitchen-base"], twin_model, zoo["machines-base"])
+    from hf_dna.tail import tail_key
+
+    records = list((tmp_path / "registry" / "tails" / tail_key(current_spec().tail)).rglob("*.parquet"))
+    assert len(records) == 3
+    ft = shutil.copytree(zoo["kitchen-ft"], tmp_path / "kitchen-ft")
+    report = whois(str(ft), registry=uri, progress=False)
+    by_model = {c.model: c for c in report.neighbors}
+    assert [c.model for c in report.undocumented] == ["kitchen-base"]
+    assert by_model["kitchen-base"].inherited is True and by_model["kitchen-base"].verdict == "undocumented-parent"
+    assert by_model["kitchen-twin"].inherited is False and by_model["kitchen-twin"].verdict == "unrelated"
+    assert by_model["machines-base"].unshareable == "another tokenizer"
+    assert report.neighbors[0].model == "kitchen-base"  # the likeliest relative comes first
+    assert report.inheritance is not None
+
+
+def test_a_same_data_twin_is_not_flagged(zoo, twin_model, tmp_path):
+    uri = stamp_into(str(tmp_path / "registry"), zoo["kitchen-base"], zoo["machines-base"])
+    twin = shutil.copytree(twin_model, tmp_path / "kitchen-twin")
+    report = whois(str(twin), registry=uri, progress=False)
+    base = next(c for c in report.neighbors if c.model == "kitchen-base")
+    assert report.undocumented == []
+    assert base.inherited is False and base.verdict == "unrelated"
+    dna_only = whois(str(twin), registry=uri, progress=False, inheritance=False)
+    assert all(c.similarity is None for c in dna_only.neighbors)
+    # Measured here: the twin sits at DNA distance 0.47 from kitchen-base (P(related) 0.92), so the
+    # DNA alone flags it as an undocumented parent; the check finds its weights its own (0.01).
+    if report.calibration.score(base.distance) >= 0.5:
+        assert [c.model for c in dna_only.undocumented] == ["kitchen-base"]
+        assert any("kitchen-base behaves like this model" in n and "does not carry its weights" in n
+                   for n in report.notes)
+
+
+def test_cli_shows_the_check_and_can_skip_it(zoo, twin_model, tmp_path):
+    uri = stamp_into(str(tmp_path / "registry"), zoo["kitchen-base"], twin_model)
+    ft = shutil.copytree(zoo["kitchen-ft"], tmp_path / "kitchen-ft")
+    result = run_cli("whois", str(ft), "--registry", uri, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    first = data["neighbors"][0]
+    twin = next(n for n in data["neighbors"] if n["model"] == "kitchen-twin")
+    assert first["model"] == "kitchen-base" and first["inherited"] is True and twin["inherited"] is False
+    assert first["similarity"] > twin["similarity"] + 0.1
+    assert data["inheritance_calibration"]["source"].startswith("spec default")
+    table = run_cli("whois", str(ft), "--registry", uri)
+    assert "inherited" in table.stdout and "own" in table.stdout, table.stdout
+    skipped = json.loads(run_cli("whois", str(ft), "--registry", uri, "--json", "--no-inheritance").stdout)
+    assert all(n["similarity"] is None for n in skipped["neighbors"]) and skipped["inheritance_calibration"] is None
+
+
+def test_registry_without_records_falls_back_to_the_dna(zoo, family_dnas, tmp_path):
+    uri = str(tmp_path / "registry")
+    open_registry(uri).add([RegistryRow.from_dna(family_dnas["kitchen-base"])])
+    report = whois(str(zoo["kitchen-ft"]), registry=uri, progress=False)
+    assert [c.model for c in report.undocumented] == ["kitchen-base"]
+    assert report.inheritance is None and any("inheritance record" in n for n in report.notes)
