@@ -5,7 +5,8 @@ stamps the registry part with its declared lineage into a fresh local registry (
 creation order), then asks `whois` about each query model with nothing declared and
 scores the verdicts per family (grouped: a family's models are never split at random):
 
-- parent top-1: the nearest registry model is a true parent;
+- parent top-1: whois's first-ranked neighbour is a true parent (the nearest by DNA, or under
+  a spec with the inheritance check, the most similar model whose weights it inherited);
 - flag precision: flagged models that are true ancestors of the query;
 - flag recall: queries with a true parent in the registry whose parent (or, for a
   grandchild, an ancestor) is flagged;
@@ -183,13 +184,14 @@ def unshared_calibration(members, dnas, tails) -> dict:
     import numpy as np
 
     from hf_dna.calibration import fit
+    from hf_dna.tail import UNSHAREABLE
 
     parents = {m.recipe.name: m.true_parents for m in members}
     positive, negative = [], []
     names = sorted(tails)
     for i, a in enumerate(names):
         for b in names[:i]:
-            if tails[a].comparable(tails[b]) in ("another tokenizer", "another architecture or size"):
+            if tails[a].comparable(tails[b]) in UNSHAREABLE:
                 related = a in ancestors(b, parents) or b in ancestors(a, parents)
                 (positive if related else negative).append(dnas[a].distance(dnas[b]))
     # The zoo has 4 students. Unbalanced: among models that cannot share weights a relation is
@@ -260,7 +262,7 @@ def main() -> None:
     print(f"spec {current_spec().id}; {sum(1 for m in members if m.in_registry)} models in the registry, "
           f"{sum(1 for m in members if not m.in_registry)} queried with nothing declared\n")
     print_table(stats)
-    print("\nquery                nearest              distance  flagged")
+    print("\nquery                first-ranked         distance  flagged")
     for name, nearest, dist, flagged, _ in details:
         print(f"{name:<20} {str(nearest):<20} {dist:8.4f}  {', '.join(flagged) or '-'}")
     print(f"\ncalibration: {details[0][4] if details else '-'}")

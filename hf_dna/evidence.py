@@ -23,6 +23,11 @@ Format (one parquet row per model and revision, in the registry under
 | `responses_sha256` | string | sha256 of the answers' canonical JSON, as in the DNA record |
 | `runtime` | string | JSON: device, dtype, batch size, library versions |
 | `tool`, `stored_at` | string | who wrote it and when (ISO UTC); a later row for the same key wins |
+
+Under a spec with the inheritance check (dna-4), a run also yields an inheritance record
+(`hf_dna.tail.Tail`, carried as `Evidence.tail`); `Registry.add` stores it in its own file
+under `tails/`, at a path computed from the model and revision, so `whois` can fetch one
+model's record without reading the others.
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ from .dna import utc_now
 from .spec import TailSpec
 
 TAILS_DIR = "tails"
+# Why two records cannot be compared, when it means the models cannot share weights at all
+# (rather than that the records were made differently).
+ANOTHER_TOKENIZER = "another tokenizer"
+ANOTHER_SHAPE = "another architecture or size"
+UNSHAREABLE = (ANOTHER_TOKENIZER, ANOTHER_SHAPE)
 
 
 @dataclass
@@ -61,9 +66,9 @@ class Tail:
         if self.settings != other.settings:
             return "made with other inheritance-check settings"
         if self.tokenizer_sha256 != other.tokenizer_sha256:
-            return "another tokenizer"
+            return ANOTHER_TOKENIZER
         if self.shapes_sha256 != other.shapes_sha256:
-            return "another architecture or size"
+            return ANOTHER_SHAPE
         if self.logp.shape != other.logp.shape or not np.array_equal(self.token_ids, other.token_ids):
             return "another vocabulary sample"
         return None
@@ -130,7 +135,7 @@ def compute_tail(model, tokenizer, spec: TailSpec, *, model_id: str, revision: s
     """Score the spec's texts, one at a time, until `spec.positions` positions are collected."""
     from .likelihood import likelihood_texts
 
-    texts = likelihood_texts(spec, [])
+    texts = likelihood_texts(spec, [])  # a bundled set, hash-checked, as the likelihood channel's
     sample = None
     rows: list[np.ndarray] = []
     collected = 0

@@ -115,7 +115,7 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     calibration = _calibrate(rows, matrix, graph, spec.id)
     candidates = _candidates(rows, distances, keep, top_k, graph.parents.get(query.model_id, set()))
     notes: list[str] = []
-    checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, progress, extract_kwargs, notes) \
+    checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, extract_kwargs, notes) \
         if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
     judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or (None, None)))
@@ -125,15 +125,15 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
                        checked[0] if checked else None, checked[1] if checked else None)
 
 
-def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, progress,
-                       extract_kwargs, notes: list[str]) -> tuple[Calibration, Calibration] | None:
+def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, extract_kwargs,
+                       notes: list[str]) -> tuple[Calibration, Calibration] | None:
     """Set each candidate's tail similarity to the query where both have comparable records
     (hf_dna.tail), or why they cannot share weights; returns the calibrations that read them
     (see `default_inheritance_calibrations`), or None when the check did not run."""
     calibrations = default_inheritance_calibrations(spec.id)
     if spec.tail is None or calibrations is None or not candidates:
         return None
-    from .tail import tail_key
+    from .tail import UNSHAREABLE, tail_key
 
     settings = tail_key(spec.tail)
     stored = reg.tails([(c.model, c.revision) for c in candidates] + [(query.model_id, revision)], settings)
@@ -143,7 +143,7 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
         return None
     if query_tail is None:
         try:
-            query_tail = _compute_tail(query, revision, token, progress, extract_kwargs)
+            query_tail = _compute_tail(query, revision, spec, token, extract_kwargs)
         except HfDnaError as exc:
             notes.append(f"The inheritance check could not run the model ({exc}): verdicts rest on the DNA alone.")
             return None
@@ -152,11 +152,11 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
         if record is not None:
             c.similarity = query_tail.similarity(record)
             reason = query_tail.comparable(record)
-            c.unshareable = reason if reason in ("another tokenizer", "another architecture or size") else None
+            c.unshareable = reason if reason in UNSHAREABLE else None
     return calibrations
 
 
-def _compute_tail(query, revision: str, token, progress, extract_kwargs):
+def _compute_tail(query, revision: str, spec, token, extract_kwargs):
     """The query's inheritance record, from the model itself (one forward pass per text)."""
     from . import __version__
     from .extraction import pick_device, pick_dtype
@@ -169,7 +169,7 @@ def _compute_tail(query, revision: str, token, progress, extract_kwargs):
     model, tokenizer = load_model(resolved, device=device, dtype=pick_dtype(extract_kwargs.get("dtype", "auto"), device),
                                   trust_remote_code=extract_kwargs.get("trust_remote_code", False),
                                   allow_pickle=allow_pickle)
-    return compute_tail(model, tokenizer, current_spec().tail, model_id=query.model_id, revision=revision,
+    return compute_tail(model, tokenizer, spec.tail, model_id=query.model_id, revision=revision,
                         tool=f"hf-dna {__version__}")
 
 

@@ -55,6 +55,24 @@ def test_half_precision_copy_keeps_the_tail(zoo, tails):
     assert tails["kitchen-ft"].similarity(half) > 0.9
 
 
+def test_records_round_trip_through_a_hub_registry(hub_api, owner_token, tails):
+    import uuid
+
+    from hf_dna.tail import tail_key
+
+    repo_id = f"alice/registry-{uuid.uuid4().hex[:8]}"
+    reg = open_registry(f"hf://datasets/{repo_id}", token=owner_token)
+    try:
+        assert reg.tails([("kitchen-base", "rev-kitchen-base")], tail_key(current_spec().tail)) == {}  # no repo yet
+        reg.add([], tails=[tails["kitchen-base"]])
+        found = reg.tails([("kitchen-base", "rev-kitchen-base"), ("kitchen-ft", "rev-kitchen-ft")],
+                          tail_key(current_spec().tail))
+        assert list(found) == [("kitchen-base", "rev-kitchen-base")] and reg.problems == []
+        np.testing.assert_array_equal(found[("kitchen-base", "rev-kitchen-base")].logp, tails["kitchen-base"].logp)
+    finally:
+        hub_api.delete_repo(repo_id, repo_type="dataset", missing_ok=True)
+
+
 def test_records_round_trip_through_the_registry(tmp_path, tails):
     reg = open_registry(str(tmp_path / "registry"))
     reg.add([], tails=[tails["kitchen-base"], tails["kitchen-ft"]])
