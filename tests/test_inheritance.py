@@ -91,22 +91,28 @@ def test_records_round_trip_through_the_registry(tmp_path, tails):
     assert any("unreadable inheritance record" in p for p in reg.problems)
 
 
-def stamp_into(uri: str, *paths) -> str:
-    """Stamp models the real way: DNA row, evidence and inheritance record in one commit."""
-    for path in paths:
-        result = stamp(str(path), registry=uri, to=("registry",), progress=False)
-        assert result.ok, result
-    return uri
+@pytest.fixture(scope="module")
+def stamped(zoo, twin_model, tmp_path_factory) -> dict[str, str]:
+    """Registries stamped the real way (DNA row, evidence and inheritance record in one commit):
+    "founders" holds kitchen-base, its same-data twin and machines-base; "all" adds kitchen-ft,
+    stamped with no base declared. Shared: copy one before changing it."""
+    root = tmp_path_factory.mktemp("stamped")
+    founders = str(root / "founders")
+    for path in (zoo["kitchen-base"], twin_model, zoo["machines-base"]):
+        assert stamp(str(path), registry=founders, to=("registry",), progress=False).ok
+    every = str(shutil.copytree(founders, root / "all"))
+    assert stamp(str(zoo["kitchen-ft"]), registry=every, to=("registry",), progress=False).ok
+    return {"founders": founders, "all": every}
 
 
-def test_stamp_stores_the_record_and_whois_flags_the_parent_not_the_twin(zoo, twin_model, tmp_path):
-    uri = stamp_into(str(tmp_path / "registry"), zoo["kitchen-base"], twin_model, zoo["machines-base"])
+def test_stamp_stores_the_record_and_whois_flags_the_parent_not_the_twin(stamped, zoo, family_dnas):
+    from pathlib import Path
+
     from hf_dna.tail import tail_key
 
-    records = list((tmp_path / "registry" / "tails" / tail_key(current_spec().tail)).rglob("*.parquet"))
-    assert len(records) == 3
-    ft = shutil.copytree(zoo["kitchen-ft"], tmp_path / "kitchen-ft")
-    report = whois(str(ft), registry=uri, progress=False)
+    assert len(list((Path(stamped["founders"]) / "tails" / tail_key(current_spec().tail)).rglob("*.parquet"))) == 3
+    # kitchen-ft is not in this registry: whois runs it once to make its record.
+    report = whois(str(zoo["kitchen-ft"]), registry=stamped["founders"], dna=family_dnas["kitchen-ft"], progress=False)
     by_model = {c.model: c for c in report.neighbors}
     assert [c.model for c in report.undocumented] == ["kitchen-base"]
     assert by_model["kitchen-base"].inherited is True and by_model["kitchen-base"].verdict == "undocumented-parent"
@@ -116,14 +122,15 @@ def test_stamp_stores_the_record_and_whois_flags_the_parent_not_the_twin(zoo, tw
     assert report.inheritance is not None
 
 
-def test_a_same_data_twin_is_not_flagged(zoo, twin_model, tmp_path):
-    uri = stamp_into(str(tmp_path / "registry"), zoo["kitchen-base"], zoo["machines-base"])
-    twin = shutil.copytree(twin_model, tmp_path / "kitchen-twin")
-    report = whois(str(twin), registry=uri, progress=False)
+def test_a_same_data_twin_is_not_flagged(stamped, twin_model):
+    # The stamped twin asks about itself: its DNA and record come from the registry.
+    report = whois(str(twin_model), registry=stamped["founders"], model_id="kitchen-twin", progress=False)
+    assert report.dna_source == "registry"
     base = next(c for c in report.neighbors if c.model == "kitchen-base")
     assert report.undocumented == []
     assert base.inherited is False and base.verdict == "unrelated"
-    dna_only = whois(str(twin), registry=uri, progress=False, inheritance=False)
+    dna_only = whois(str(twin_model), registry=stamped["founders"], model_id="kitchen-twin", progress=False,
+                     inheritance=False)
     assert all(c.similarity is None for c in dna_only.neighbors)
     # Measured here: the twin sits at DNA distance 0.47 from kitchen-base (P(related) 0.92), so the
     # DNA alone flags it as an undocumented parent; the check finds its weights its own (0.01).
@@ -133,10 +140,9 @@ def test_a_same_data_twin_is_not_flagged(zoo, twin_model, tmp_path):
                    for n in report.notes)
 
 
-def test_cli_shows_the_check_and_can_skip_it(zoo, twin_model, tmp_path):
-    uri = stamp_into(str(tmp_path / "registry"), zoo["kitchen-base"], twin_model)
-    ft = shutil.copytree(zoo["kitchen-ft"], tmp_path / "kitchen-ft")
-    result = run_cli("whois", str(ft), "--registry", uri, "--json")
+def test_cli_shows_the_check_and_can_skip_it(stamped, zoo):
+    args = ("whois", str(zoo["kitchen-ft"]), "--model-id", "kitchen-ft", "--registry", stamped["all"])
+    result = run_cli(*args, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     first = data["neighbors"][0]
@@ -144,15 +150,15 @@ def test_cli_shows_the_check_and_can_skip_it(zoo, twin_model, tmp_path):
     assert first["model"] == "kitchen-base" and first["inherited"] is True and twin["inherited"] is False
     assert first["similarity"] > twin["similarity"] + 0.1
     assert data["inheritance_calibration"]["source"].startswith("spec default")
-    table = run_cli("whois", str(ft), "--registry", uri)
-    assert "inherited" in table.stdout and "own" in table.stdout, table.stdout
-    skipped = json.loads(run_cli("whois", str(ft), "--registry", uri, "--json", "--no-inheritance").stdout)
+    table = run_cli(*args)
+    assert "inherited" in table.stdout and "own" in table.stdout and "another tokenizer" in table.stdout, table.stdout
+    skipped = json.loads(run_cli(*args, "--json", "--no-inheritance").stdout)
     assert all(n["similarity"] is None for n in skipped["neighbors"]) and skipped["inheritance_calibration"] is None
 
 
 def test_registry_without_records_falls_back_to_the_dna(zoo, family_dnas, tmp_path):
     uri = str(tmp_path / "registry")
     open_registry(uri).add([RegistryRow.from_dna(family_dnas["kitchen-base"])])
-    report = whois(str(zoo["kitchen-ft"]), registry=uri, progress=False)
+    report = whois(str(zoo["kitchen-ft"]), registry=uri, dna=family_dnas["kitchen-ft"], progress=False)
     assert [c.model for c in report.undocumented] == ["kitchen-base"]
     assert report.inheritance is None and any("inheritance record" in n for n in report.notes)
