@@ -310,7 +310,8 @@ class RegistryBatch:
     def _add(self, batch) -> tuple[str, str | None]:
         rows = [stamping.registry_row(c, self.user) for _, c in batch]
         try:
-            self.registry.add(rows, evidence=[c.evidence for _, c in batch if c.evidence is not None])
+            self.registry.add(rows, evidence=[c.evidence for _, c in batch if c.evidence is not None],
+                              tails=[c.tail for _, c in batch if c.tail is not None])
         except HfDnaError as exc:
             return "failed", str(exc)
         return ("pull-request", None) if self.registry.pull_request else ("written", None)

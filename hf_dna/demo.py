@@ -8,7 +8,6 @@ asks about the fine-tune and flags its undeclared parent, and `tree` draws the f
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +49,13 @@ class DemoResult:
 
 
 def run_demo(workdir: str | Path | None = None, *, batch_size: int = 32, progress: bool = True) -> DemoResult:
-    """Build the demo family (cached between runs), stamp every model into a fresh local
+    """Build the demo family (cached between runs), stamp every model into the demo's local
     registry (bases first: stamp order is the local stand-in for the Hub's creation date), ask
     `whois` about the fine-tune, and build the tree. Each model runs once; a rerun reuses the
-    DNAs stamped in the model cards."""
+    DNAs stamped in the model cards, and the inheritance records the first run stored."""
     root = Path(workdir) if workdir else cache_dir() / "demo-zoo"
     paths = build(DEMO_FAMILY, root)
-    registry = root / "registry"
-    shutil.rmtree(registry, ignore_errors=True)  # a fresh registry: the demo shows the same thing every run
+    registry = root / "registry"  # kept between runs: a reused DNA brings no new inheritance record
     order = sorted(DEMO_FAMILY, key=lambda r: r.parent is not None)
     stamps = [stamp(str(paths[r.name]), registry=str(registry), to=("card", "registry"), model_id=r.name,
                     batch_size=batch_size, device="cpu", progress=progress) for r in order]

@@ -27,6 +27,7 @@ from .extraction import extract_with_evidence, responses_jsonl
 from .models import hub_model_info, is_local_ref, resolve
 from .probes import load_probes
 from .spec import current_spec
+from .tail import Tail, record_for
 
 if TYPE_CHECKING:
     from .registry import RegistryRow
@@ -66,6 +67,7 @@ class Computed:
     responses: bytes | None = None  # responses.jsonl, for the companion repo
     head: str | None = None  # the Hub commit the model was resolved at (the card commit's parent)
     local_path: str | None = None  # a local model folder: its README.md is the card
+    tail: Tail | None = None  # the inheritance record of a reused DNA (a computed one is in `evidence`)
 
 
 def declared_parents(card_data: dict | None) -> list[str]:
@@ -85,22 +87,25 @@ def stamp(model: str, revision: str | None = None, *, registry: str | None = Non
 
     token = token or get_token()
     computed = compute(model, revision, token=token, recompute=recompute, progress=progress, model_id=model_id,
-                       **extract_kwargs)
+                       record="registry" in to, **extract_kwargs)
     targets = write(computed, to=to, registry=registry, write_mode=write_mode, dry_run=dry_run,
                     companion_repo=companion_repo, token=token)
     return StampResult(dna=computed.dna, reused=computed.reused, targets=targets)
 
 
 def compute(model: str, revision: str | None = None, *, token: str | None = None, recompute: bool = False,
-            progress: bool = True, model_id: str | None = None, **extract_kwargs) -> Computed:
-    """The DNA to stamp: the card's, when it is current (same spec, same weights), else computed."""
+            progress: bool = True, model_id: str | None = None, record: bool = True, **extract_kwargs) -> Computed:
+    """The DNA to stamp: the card's, when it is current (same spec, same weights), else computed.
+    `record`: give a reused DNA its inheritance record too (the model is loaded, the probes are
+    not run), so that a registry row never lacks one; stamping only a card does not need it."""
     spec = extract_kwargs.get("spec") or current_spec()
     if is_local_ref(model):
         path = Path(model).expanduser()
         resolved = resolve(str(path), model_id=model_id)
         block = cards.read_block(resolved.card_data)
         if block and not recompute and block.spec == spec.id and block.revision == resolved.revision:
-            return Computed(block.to_dna(resolved.model_id), True, resolved.card_data, local_path=str(path))
+            tail = record_for(resolved, spec.tail, **extract_kwargs) if record and spec.tail else None
+            return Computed(block.to_dna(resolved.model_id), True, resolved.card_data, local_path=str(path), tail=tail)
         dna, evidence = extract_with_evidence(str(path), model_id=resolved.model_id, progress=progress, **extract_kwargs)
         return Computed(dna, False, resolved.card_data, evidence, local_path=str(path))
     info = hub_model_info(model, revision, token)
@@ -108,6 +113,9 @@ def compute(model: str, revision: str | None = None, *, token: str | None = None
     current = None if recompute else current_card_dna(card_data, info.id, info.sha, token, spec)
     computed = Computed(current, True, card_data, head=info.sha) if current else \
         _compute(info.id, info.sha, card_data, token, progress, extract_kwargs)
+    if computed.reused and record and spec.tail:
+        resolved = resolve(info.id, current.revision, token=token, allow_pickle=extract_kwargs.get("allow_pickle", False))
+        computed.tail = record_for(resolved, spec.tail, **extract_kwargs)
     if info.created_at and not computed.dna.created_at:
         computed.dna.created_at = info.created_at.isoformat().replace("+00:00", "Z")
     if computed.evidence is not None:
@@ -242,7 +250,8 @@ def _write_registry(computed: Computed, registry, token, user, write_mode, dry_r
         return TargetResult("registry", "unchanged", reg.uri)
     if dry_run:
         return TargetResult("registry", "would-write", reg.uri)
-    reg.add([registry_row(computed, user)], evidence=[computed.evidence] if computed.evidence else [])
+    reg.add([registry_row(computed, user)], evidence=[computed.evidence] if computed.evidence else [],
+            tails=[computed.tail] if computed.tail else [])
     if reg.pull_request:  # a shared registry that is not the user's: its owner merges the row
         return TargetResult("registry", "pull-request", reg.pull_request)
     return TargetResult("registry", "written", reg.uri)

@@ -153,6 +153,22 @@ def compute_tail(model, tokenizer, spec: TailSpec, *, model_id: str, revision: s
                 spec.remove_directions, tool)
 
 
+def record_for(resolved, spec: TailSpec, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+               allow_pickle: bool = False, **_ignored) -> Tail:
+    """Load a resolved model (`hf_dna.models.resolve`) and make its inheritance record: for a
+    DNA that was not computed here (reused from a card, or given), without running the probes.
+    Takes `extract`'s keyword arguments and ignores those it does not need."""
+    from . import __version__
+    from .extraction import pick_device, pick_dtype
+    from .models import load_model
+
+    run_device = pick_device(device)
+    model, tokenizer = load_model(resolved, device=run_device, dtype=pick_dtype(dtype, run_device),
+                                  trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+    return compute_tail(model, tokenizer, spec, model_id=resolved.model_id, revision=resolved.revision,
+                        tool=f"hf-dna {__version__}")
+
+
 def _text_logits(model, tokenizer, ids: list[int]) -> torch.Tensor:
     """Next-token logits at every position of a text (the first given BOS/EOS as context)."""
     device = model.device

@@ -158,19 +158,11 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
 
 def _compute_tail(query, revision: str, spec, token, extract_kwargs):
     """The query's inheritance record, from the model itself (one forward pass per text)."""
-    from . import __version__
-    from .extraction import pick_device, pick_dtype
-    from .models import load_model, resolve
-    from .tail import compute_tail
+    from .tail import record_for
 
-    allow_pickle = extract_kwargs.get("allow_pickle", False)
-    resolved = query if query.is_local else resolve(query.model_id, revision, token=token, allow_pickle=allow_pickle)
-    device = pick_device(extract_kwargs.get("device", "auto"))
-    model, tokenizer = load_model(resolved, device=device, dtype=pick_dtype(extract_kwargs.get("dtype", "auto"), device),
-                                  trust_remote_code=extract_kwargs.get("trust_remote_code", False),
-                                  allow_pickle=allow_pickle)
-    return compute_tail(model, tokenizer, spec.tail, model_id=query.model_id, revision=revision,
-                        tool=f"hf-dna {__version__}")
+    resolved = query if query.is_local else resolve(query.model_id, revision, token=token,
+                                                    allow_pickle=extract_kwargs.get("allow_pickle", False))
+    return record_for(resolved, spec.tail, **extract_kwargs)
 
 
 def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[str]:

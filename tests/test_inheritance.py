@@ -162,3 +162,15 @@ def test_registry_without_records_falls_back_to_the_dna(zoo, family_dnas, tmp_pa
     report = whois(str(zoo["kitchen-ft"]), registry=uri, dna=family_dnas["kitchen-ft"], progress=False)
     assert [c.model for c in report.undocumented] == ["kitchen-base"]
     assert report.inheritance is None and any("inheritance record" in n for n in report.notes)
+
+
+def test_a_dna_reused_from_the_card_still_gets_its_record(zoo, tmp_path):
+    from hf_dna.tail import tail_key
+
+    model = shutil.copytree(zoo["kitchen-base"], tmp_path / "kitchen-base")
+    assert not stamp(str(model), to=("card",), progress=False).reused  # the model runs once, for the card
+    uri = str(tmp_path / "registry")
+    again = stamp(str(model), registry=uri, to=("registry",), progress=False)
+    assert again.reused and again.ok
+    found = open_registry(uri).tails([("kitchen-base", again.dna.revision)], tail_key(current_spec().tail))
+    assert list(found) == [("kitchen-base", again.dna.revision)]

@@ -6,6 +6,7 @@ import click
 
 from . import output
 from .options import json_option
+from .whois_cmd import neighbour_table
 
 
 @click.command()
@@ -42,8 +43,7 @@ def demo(workdir: str | None, as_json: bool) -> None:
     report = result.whois
     click.echo(f"\n2. whois {report.model}  (its card declares no base model; true parent: "
                f"{result.parents[report.model]})\n")
-    click.echo(output.table(["model", "distance", "score", "verdict"],
-                            [[c.model, c.distance, c.score, c.verdict] for c in report.neighbors]))
+    click.echo(neighbour_table(report))
     click.echo(report.conclusion)
     click.echo(f"\n3. tree (neighbor joining, rooted at {result.tree.root.model or 'the midpoint'}):\n"
                f"{result.tree.newick}")

@@ -54,8 +54,7 @@ def _print_report(report) -> None:
     declared = ", ".join(report.declared_parents) or "none"
     click.echo(f"{report.model}@{report.revision[:12]}  spec {report.spec}  (DNA from {report.dna_source})")
     click.echo(f"Declared base model(s): {declared}\n")
-    rows = [[c.model, c.distance, _weights(c), c.score, c.verdict, c.created_at] for c in report.neighbors]
-    click.echo(output.table(["model", "distance", "weights", "score", "verdict", "created"], rows))
+    click.echo(neighbour_table(report, created=True))
     cal = report.calibration
     click.echo(f"\nscore = P(related | distance), calibrated on {cal.source}; related below "
                f"distance {cal.boundary:.3f}, identical below {cal.identical_below:.3f}.")
@@ -64,6 +63,13 @@ def _print_report(report) -> None:
                    f"{1 - report.inheritance.boundary:.3f}, then it decides the score); models that cannot share "
                    f"weights are related only below distance {max(report.unshared.boundary, 0):.3f}.")
     click.echo(report.conclusion)
+
+
+def neighbour_table(report, created: bool = False) -> str:
+    """The neighbours as a text table (also the demo's)."""
+    rows = [[c.model, c.distance, _weights(c), c.score, c.verdict] + ([c.created_at] if created else [])
+            for c in report.neighbors]
+    return output.table(["model", "distance", "weights", "score", "verdict"] + (["created"] if created else []), rows)
 
 
 def _weights(c) -> str:
