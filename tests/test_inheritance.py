@@ -174,3 +174,19 @@ def test_a_dna_reused_from_the_card_still_gets_its_record(zoo, tmp_path):
     assert again.reused and again.ok
     found = open_registry(uri).tails([("kitchen-base", again.dna.revision)], tail_key(current_spec().tail))
     assert list(found) == [("kitchen-base", again.dna.revision)]
+
+
+def test_vocabulary_sample_is_fixed_by_the_tokenizer(zoo):
+    from transformers import AutoTokenizer
+
+    from hf_dna.tail import vocabulary_sample
+
+    tokenizer = AutoTokenizer.from_pretrained(zoo["kitchen-base"])
+    size = len(tokenizer)
+    assert np.array_equal(vocabulary_sample(tokenizer, size, size + 10), np.arange(size))  # small: every id
+    sample = vocabulary_sample(tokenizer, size, 64)
+    assert len(sample) == 64 and np.all(np.diff(sample) > 0) and sample.max() < size
+    assert np.array_equal(sample, vocabulary_sample(AutoTokenizer.from_pretrained(zoo["kitchen-ft"]), size, 64))
+    # Ids past the tokenizer (a padded output layer) are named by position, so they can be sampled too.
+    padded = vocabulary_sample(tokenizer, size + 500, 64)
+    assert len(padded) == 64 and not np.array_equal(padded, sample)
