@@ -126,7 +126,10 @@ def judge(query: str, query_created: str | None, candidates: list[Candidate], gr
         c.verdict = "declared" if c.model in declared else ("related" if related else "unrelated")
     _flag_nearest_related(query_created, candidates, calibration)
     for c in candidates:  # a declared parent whose behaviour is far: a wrong or misleading card
-        if c.model in graph.parents.get(query, ()) and c.score < 0.5 and c.distance > calibration.identical_below:
+        # By the DNA, even where the inheritance check ran: a long fine-tune can wash the parent's
+        # seed out of the tail (benchmarks/inheritance_decay.py) while still behaving like it.
+        far = calibration.score(c.distance) < 0.5 and c.distance > calibration.identical_below
+        if c.model in graph.parents.get(query, ()) and far and not c.inherited:
             c.verdict = "declared-but-distant"
     return sorted(candidates, key=_likeliest_first)
 

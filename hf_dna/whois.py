@@ -173,8 +173,8 @@ def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[s
             continue
         if c.inherited is False:
             notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but does not carry its "
-                         f"weights (inheritance similarity {c.similarity:.3f}): same data or recipe, another "
-                         "initialisation.")
+                         f"weights (inheritance similarity {c.similarity:.3f}): similar data from another "
+                         "initialisation, or a fine-tune so long that the parent's imprint is gone; not flagged.")
         elif c.unshareable:
             notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but has {c.unshareable}: "
                          "it cannot be a fine-tune, and behaving alike across tokenizers mostly means similar "
