@@ -190,3 +190,22 @@ def test_vocabulary_sample_is_fixed_by_the_tokenizer(zoo):
     # Ids past the tokenizer (a padded output layer) are named by position, so they can be sampled too.
     padded = vocabulary_sample(tokenizer, size + 500, 64)
     assert len(padded) == 64 and not np.array_equal(padded, sample)
+
+
+def test_a_declared_parent_is_distant_only_when_far_by_dna_and_not_inherited():
+    from hf_dna.calibration import Calibration
+    from hf_dna.lineage import Candidate, LineageGraph, judge
+
+    by_dna = Calibration(6.5, -9.0, 0.05, "test")  # related below distance 0.72
+    by_tail = Calibration(24.6, -28.1, 0.0, "test")  # inherited above similarity 0.125
+    graph = LineageGraph()
+    graph.declare("query", ["parent"])
+
+    def verdict(distance: float, similarity: float | None) -> str:
+        candidate = Candidate("parent", "rev", distance, None, similarity=similarity)
+        return judge("query", None, [candidate], graph, by_dna, by_tail)[0].verdict
+
+    assert verdict(0.95, 0.01) == "declared-but-distant"  # far, and its own weights: a wrong card
+    assert verdict(0.95, None) == "declared-but-distant"  # no records: the DNA decides
+    assert verdict(0.95, 0.40) == "declared"  # behaves otherwise, but carries the parent's weights
+    assert verdict(0.40, 0.01) == "declared"  # behaves like it: perhaps a fine-tune long enough to lose the imprint
