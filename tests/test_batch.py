@@ -15,14 +15,7 @@ from hf_dna.batch import parse_query, search_models, stamp_many
 from hf_dna.errors import BatchError
 from hf_dna.registry import open_registry
 from hf_dna.spec import current_spec
-from helpers import run_cli
-
-
-def model_files(folder, card: str | None = None) -> dict[str, bytes]:
-    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
-    if card is not None:
-        files["README.md"] = card.encode()
-    return files
+from helpers import model_files, run_cli
 
 
 @pytest.fixture

@@ -209,3 +209,14 @@ def test_a_declared_parent_is_distant_only_when_far_by_dna_and_not_inherited():
     assert verdict(0.95, None) == "declared-but-distant"  # no records: the DNA decides
     assert verdict(0.95, 0.40) == "declared"  # behaves otherwise, but carries the parent's weights
     assert verdict(0.40, 0.01) == "declared"  # behaves like it: perhaps a fine-tune long enough to lose the imprint
+
+
+def test_whois_on_a_hub_model_makes_its_record_from_the_download(stamped, zoo, repo_factory, hub):
+    from helpers import model_files
+
+    repo_id = repo_factory("kitchen-ft", files=model_files(zoo["kitchen-ft"], "---\nlicense: mit\n---\n"))
+    report = whois(repo_id, registry=stamped["founders"], progress=False)
+    assert report.dna_source == "computed"
+    by_model = {c.model: c for c in report.neighbors}
+    assert by_model["kitchen-base"].inherited is True and by_model["kitchen-twin"].inherited is False
+    assert [c.model for c in report.undocumented] == ["kitchen-base"]

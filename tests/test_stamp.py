@@ -19,20 +19,13 @@ from hf_dna.models import resolve
 from hf_dna.registry import open_registry
 from hf_dna.spec import current_spec
 from hf_dna.stamping import stamp
-from helpers import run_cli
+from helpers import model_files, run_cli
 from conftest import make_hub_env
 
 CARD_WITH_COMMENTS = (
     "---\n# chosen by legal\nlicense: apache-2.0  # keep me\nbase_model: alice/kitchen-base\n"
     "tags:\n- text-generation\n- café\n---\n\n# Kitchen fine-tune ✨\n\nBody text.\n"
 )
-
-
-def model_files(folder: Path, card: str | None = None) -> dict[str, bytes]:
-    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
-    if card is not None:
-        files["README.md"] = card.encode()
-    return files
 
 
 @pytest.fixture
