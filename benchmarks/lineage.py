@@ -37,8 +37,6 @@ from hf_dna.spec import current_spec  # noqa: E402
 from hf_dna.whois import whois  # noqa: E402
 from hf_dna.zoo import build  # noqa: E402
 
-import torch  # noqa: E402
-
 
 def dnas_for(members, paths, workdir: Path) -> dict[str, DNA]:
     """Each member's DNA, cached per spec next to the models."""
@@ -59,10 +57,10 @@ def dnas_for(members, paths, workdir: Path) -> dict[str, DNA]:
     return out
 
 
-def tails_for(members, paths, dnas, workdir: Path) -> dict:
+def tails_for(members, paths, workdir: Path) -> dict:
     """Each member's inheritance record (hf_dna.tail) under the current spec, cached like the DNAs."""
-    from hf_dna.models import load_model, resolve
-    from hf_dna.tail import compute_tail, parse_tail, tail_bytes, tail_key
+    from hf_dna.models import resolve
+    from hf_dna.tail import parse_tail, record_for, tail_bytes, tail_key
 
     spec = current_spec()
     if spec.tail is None:
@@ -73,10 +71,8 @@ def tails_for(members, paths, dnas, workdir: Path) -> dict:
     for m in members:
         name = m.recipe.name
         file = cache / f"{name}-{(paths[name] / '.zoo-recipe').read_text().strip()}.parquet"
-        if not file.is_file():
-            model, tokenizer = load_model(resolve(str(paths[name]), model_id=name), device="cpu", dtype=torch.float32)
-            file.write_bytes(tail_bytes(compute_tail(model, tokenizer, spec.tail, model_id=name,
-                                                     revision=dnas[name].revision)))
+        if not file.is_file():  # the revision is the folder's content hash, as in its DNA
+            file.write_bytes(tail_bytes(record_for(resolve(str(paths[name]), model_id=name), spec.tail, device="cpu")))
         out[name] = parse_tail(file)
     return out
 
@@ -247,7 +243,7 @@ def main() -> None:
     start = time.perf_counter()
     dnas = dnas_for(members, paths, workdir)
     print(f"DNAs: {len(dnas)} in {time.perf_counter() - start:.0f}s (spec {current_spec().id})", file=sys.stderr)
-    tails = tails_for(members, paths, dnas, workdir)
+    tails = tails_for(members, paths, workdir)
     if args.write_calibration:
         target = Path(__file__).parents[1] / "hf_dna" / "data" / "calibration.json"
         table = json.loads(target.read_text()) if target.is_file() else {}

@@ -75,11 +75,9 @@ class Tail:
 
     @cached_property
     def _residual_unit(self) -> np.ndarray:
-        return self._residual / (np.linalg.norm(self._residual) or 1.0)
-
-    @cached_property
-    def _residual(self) -> np.ndarray:
-        return seed_residual(self.logp, self.remove_directions)
+        """The seed-given residual at unit length (computed once per record: an SVD)."""
+        residual = seed_residual(self.logp, self.remove_directions)
+        return residual / (np.linalg.norm(residual) or 1.0)
 
     def similarity(self, other: "Tail") -> float | None:
         """Correlation of the seed-given parts of the two tails (1: same weights; ~0:

@@ -150,9 +150,9 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
     for c in candidates:
         record = stored.get((c.model, c.revision))
         if record is not None:
-            c.similarity = query_tail.similarity(record)
             reason = query_tail.comparable(record)
             c.unshareable = reason if reason in UNSHAREABLE else None
+            c.similarity = query_tail.similarity(record) if reason is None else None
     return calibrations
 
 
