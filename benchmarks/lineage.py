@@ -71,9 +71,11 @@ def tails_for(members, paths, workdir: Path) -> dict:
     for m in members:
         name = m.recipe.name
         file = cache / f"{name}-{(paths[name] / '.zoo-recipe').read_text().strip()}.parquet"
-        if not file.is_file():  # the revision is the folder's content hash, as in its DNA
-            file.write_bytes(tail_bytes(record_for(resolve(str(paths[name]), model_id=name), spec.tail, device="cpu")))
-        out[name] = parse_tail(file)
+        record = parse_tail(file) if file.is_file() else None
+        if record is None or not record.answers:  # made before records kept answers: remake
+            file.write_bytes(tail_bytes(record_for(resolve(str(paths[name]), model_id=name), spec=spec, device="cpu")))
+            record = parse_tail(file)
+        out[name] = record
     return out
 
 

@@ -99,7 +99,7 @@ def _extract(model, revision, spec, probes, device, dtype, batch_size, token, tr
     if spec.tail is not None:
         with _timed(seconds, "tail"):
             tail = compute_tail(lm, tokenizer, spec.tail, model_id=resolved.model_id, revision=resolved.revision,
-                                tool=f"hf-dna {__version__}")
+                                tool=f"hf-dna {__version__}", answers=answers.texts)
     del lm  # free the model's memory before the encoder runs
     dna = dna_from_answers(answers.texts, spec, resolved, profile=profile, device=run_device, seconds=seconds,
                            progress=progress)

@@ -38,12 +38,16 @@ class Candidate:
     # Why the two models cannot share weights ("another tokenizer", "another architecture or
     # size"), when their records say so: only a distillation-like relation is possible.
     unshareable: str | None = None
+    # Shared characteristic phrases with the query (hf_dna.phrases), when both records hold
+    # answers: it orders the models not found related (a distilled student's teacher first).
+    phrases: float | None = None
 
     def to_dict(self) -> dict:
         return {"model": self.model, "revision": self.revision, "distance": round(self.distance, 6),
                 "score": round(float(self.score), 6), "verdict": self.verdict, "created_at": self.created_at,
                 "similarity": None if self.similarity is None else round(self.similarity, 6),
-                "inherited": self.inherited, "weights_unshareable": self.unshareable}
+                "inherited": self.inherited, "weights_unshareable": self.unshareable,
+                "phrases": None if self.phrases is None else round(self.phrases, 6)}
 
 
 @dataclass
@@ -104,8 +108,9 @@ def judge(query: str, query_created: str | None, candidates: list[Candidate], gr
           calibration: Calibration, inheritance: Calibration | None = None,
           unshared: Calibration | None = None) -> list[Candidate]:
     """Give every candidate its score and verdict (in place); returns them likeliest relative
-    first: those whose weights the inheritance check found inherited (most similar first),
-    then the rest by DNA distance.
+    first: those whose weights the inheritance check found inherited (most similar first), then
+    the others found related (nearest first), then the rest by shared phrases where known
+    (hf_dna.phrases: a distilled student's teacher first), else by DNA distance.
 
     Where the inheritance check applied (`c.similarity` set, `inheritance` given) it decides
     "related": the DNA cannot tell a fine-tune from a model trained on the same data from
@@ -135,7 +140,13 @@ def judge(query: str, query_created: str | None, candidates: list[Candidate], gr
 
 
 def _likeliest_first(c: Candidate) -> tuple:
-    return (0, -c.similarity, c.distance) if c.inherited else (1, c.distance, 0.0)
+    if c.inherited:
+        return (0, -c.similarity, c.distance)
+    if c.verdict not in ("unrelated", "declared-but-distant"):  # related by the DNA, or declared and near
+        return (1, c.distance, 0.0)
+    if c.phrases is not None:
+        return (2, -c.phrases, c.distance)
+    return (3, c.distance, 0.0)
 
 
 def _flag_nearest_related(query_created, candidates, calibration) -> None:

@@ -96,15 +96,16 @@ def stamp(model: str, revision: str | None = None, *, registry: str | None = Non
 def compute(model: str, revision: str | None = None, *, token: str | None = None, recompute: bool = False,
             progress: bool = True, model_id: str | None = None, record: bool = True, **extract_kwargs) -> Computed:
     """The DNA to stamp: the card's, when it is current (same spec, same weights), else computed.
-    `record`: give a reused DNA its inheritance record too (the model is loaded, the probes are
-    not run), so that a registry row never lacks one; stamping only a card does not need it."""
+    `record`: give a reused DNA its record too (the model is loaded and answers the probes; no
+    encoder runs), so that a registry row never lacks one; stamping only a card does not need it."""
     spec = extract_kwargs.get("spec") or current_spec()
+    record_kwargs = {**extract_kwargs, "spec": spec, "token": token}
     if is_local_ref(model):
         path = Path(model).expanduser()
         resolved = resolve(str(path), model_id=model_id)
         block = cards.read_block(resolved.card_data)
         if block and not recompute and block.spec == spec.id and block.revision == resolved.revision:
-            tail = record_for(resolved, spec.tail, **extract_kwargs) if record and spec.tail else None
+            tail = record_for(resolved, **record_kwargs) if record and spec.tail else None
             return Computed(block.to_dna(resolved.model_id), True, resolved.card_data, local_path=str(path), tail=tail)
         dna, evidence = extract_with_evidence(str(path), model_id=resolved.model_id, progress=progress, **extract_kwargs)
         return Computed(dna, False, resolved.card_data, evidence, local_path=str(path))
@@ -115,7 +116,7 @@ def compute(model: str, revision: str | None = None, *, token: str | None = None
         _compute(info.id, info.sha, card_data, token, progress, extract_kwargs)
     if computed.reused and record and spec.tail:
         resolved = resolve(info.id, current.revision, token=token, allow_pickle=extract_kwargs.get("allow_pickle", False))
-        computed.tail = record_for(resolved, spec.tail, **extract_kwargs)
+        computed.tail = record_for(resolved, **record_kwargs)
     if info.created_at and not computed.dna.created_at:
         computed.dna.created_at = info.created_at.isoformat().replace("+00:00", "Z")
     if computed.evidence is not None:

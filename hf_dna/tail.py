@@ -20,6 +20,10 @@ directions are removed: they hold what the training *data* taught (shared by twi
 left is seed-given. The correlation of the residuals is the similarity: on the lineage zoo
 every ancestor, sibling, merge and copy pair scored 0.14 or more, every twin pair 0.03 or
 less (benchmarks/twin_signal.py). A Calibration turns it into P(inherited).
+
+The record also keeps the model's greedy probe answers (the DNA's own), so that `whois` can
+score shared phrases (hf_dna.phrases) from the same per-model file: the registry's evidence
+holds them too, but batched per commit, which `whois` would have to list and read whole.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -36,7 +41,7 @@ import pyarrow.parquet as pq
 import torch
 
 from .dna import utc_now
-from .spec import TailSpec
+from .spec import Spec, TailSpec
 
 TAILS_DIR = "tails"
 # Why two records cannot be compared, when it means the models cannot share weights at all
@@ -58,6 +63,7 @@ class Tail:
     token_ids: np.ndarray = field(repr=False)  # int64, the vocabulary sample, ascending
     logp: np.ndarray = field(repr=False)  # float16, positions x len(token_ids)
     remove_directions: int = 30  # the spec's: strongest directions dropped before comparing
+    answers: tuple[str, ...] = ()  # the spec's greedy probe answers; empty in older records
     tool: str = ""
     stored_at: str = field(default_factory=lambda: utc_now(precise=True))
 
@@ -129,8 +135,10 @@ def vocabulary_sample(tokenizer, vocab_size: int, count: int) -> np.ndarray:
 
 
 @torch.inference_mode()
-def compute_tail(model, tokenizer, spec: TailSpec, *, model_id: str, revision: str, tool: str = "") -> Tail:
-    """Score the spec's texts, one at a time, until `spec.positions` positions are collected."""
+def compute_tail(model, tokenizer, spec: TailSpec, *, model_id: str, revision: str, tool: str = "",
+                 answers: Sequence[str] = ()) -> Tail:
+    """Score the spec's texts, one at a time, until `spec.positions` positions are collected.
+    `answers`: the model's greedy probe answers, kept in the record (see the module's text)."""
     from .likelihood import likelihood_texts
 
     texts = likelihood_texts(spec, [])  # a bundled set, hash-checked, as the likelihood channel's
@@ -148,23 +156,29 @@ def compute_tail(model, tokenizer, spec: TailSpec, *, model_id: str, revision: s
             break
     logp = np.concatenate(rows)[:spec.positions].astype(np.float16)
     return Tail(model_id, revision, tail_key(spec), tokenizer_sha256(tokenizer), shapes_sha256(model), sample, logp,
-                spec.remove_directions, tool)
+                spec.remove_directions, tuple(answers), tool)
 
 
-def record_for(resolved, spec: TailSpec, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+def record_for(resolved, *, spec: Spec, device: str = "auto", dtype: str = "auto", batch_size: int = 32,
+               probes: str | None = None, token: str | None = None, trust_remote_code: bool = False,
                allow_pickle: bool = False, **_ignored) -> Tail:
-    """Load a resolved model (`hf_dna.models.resolve`) and make its inheritance record: for a
-    DNA that was not computed here (reused from a card, or given), without running the probes.
-    Takes `extract`'s keyword arguments and ignores those it does not need."""
+    """Load a resolved model (`hf_dna.models.resolve`) and make its record under `spec` (one
+    with a tail): for a DNA that was not computed here (reused from a card, or given). Runs the
+    probes' greedy generation for the answers, but no encoder. Takes `extract`'s keyword
+    arguments and ignores those it does not need."""
     from . import __version__
     from .extraction import pick_device, pick_dtype
+    from .generation import generate_answers
     from .models import load_model
+    from .probes import load_probes
 
+    prompts = [p.text for p in load_probes(spec, probes, token)]
     run_device = pick_device(device)
     model, tokenizer = load_model(resolved, device=run_device, dtype=pick_dtype(dtype, run_device),
                                   trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
-    return compute_tail(model, tokenizer, spec, model_id=resolved.model_id, revision=resolved.revision,
-                        tool=f"hf-dna {__version__}")
+    answers = generate_answers(model, tokenizer, prompts, spec.generation, batch_size=batch_size, progress=False)
+    return compute_tail(model, tokenizer, spec.tail, model_id=resolved.model_id, revision=resolved.revision,
+                        tool=f"hf-dna {__version__}", answers=answers.texts)
 
 
 def _text_logits(model, tokenizer, ids: list[int]) -> torch.Tensor:
@@ -185,7 +199,7 @@ _SCHEMA = pa.schema([
     ("model_id", pa.string()), ("revision", pa.string()), ("settings", pa.string()),
     ("tokenizer_sha256", pa.string()), ("shapes_sha256", pa.string()), ("token_ids", pa.list_(pa.int64())),
     ("positions", pa.int32()), ("logp_float16", pa.binary()), ("remove_directions", pa.int32()),
-    ("tool", pa.string()), ("stored_at", pa.string()),
+    ("tool", pa.string()), ("stored_at", pa.string()), ("answers", pa.list_(pa.string())),
 ])
 
 
@@ -201,7 +215,7 @@ def tail_bytes(tail: Tail) -> bytes:
         "token_ids": [tail.token_ids.astype(np.int64)], "positions": [int(tail.logp.shape[0])],
         "logp_float16": [np.ascontiguousarray(tail.logp, "<f2").tobytes()],
         "remove_directions": [tail.remove_directions], "tool": [tail.tool],
-        "stored_at": [tail.stored_at]}, schema=_SCHEMA)
+        "stored_at": [tail.stored_at], "answers": [list(tail.answers)]}, schema=_SCHEMA)
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
@@ -212,4 +226,5 @@ def parse_tail(source) -> Tail:
     ids = np.asarray(row["token_ids"], np.int64)
     logp = np.frombuffer(row["logp_float16"], "<f2").reshape(row["positions"], len(ids))
     return Tail(row["model_id"], row["revision"], row["settings"], row["tokenizer_sha256"], row["shapes_sha256"],
-                ids, logp, row["remove_directions"], row.get("tool") or "", row.get("stored_at") or "")
+                ids, logp, row["remove_directions"], tuple(row.get("answers") or ()), row.get("tool") or "",
+                row.get("stored_at") or "")

@@ -14,6 +14,7 @@ from .dna import DNA, encode_vector
 from .errors import HfDnaError, WhoisError
 from .lineage import FLAGGED, Candidate, LineageGraph, judge
 from .models import hub_model_info, is_local_ref, resolve
+from .phrases import shared_phrase_scores
 from .projection import distances_to
 from .spec import current_spec, get_spec
 from .stamping import declared_parents
@@ -119,7 +120,7 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
         if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
     judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or (None, None)))
-    notes = list(reg.problems) + notes + _twin_notes(judged, calibration)
+    notes = list(reg.problems) + notes + _twin_notes(judged, calibration) + _teacher_note(judged)
     return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
                        graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector,
                        checked[0] if checked else None, checked[1] if checked else None)
@@ -128,7 +129,8 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
 def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, extract_kwargs,
                        notes: list[str]) -> tuple[Calibration, Calibration] | None:
     """Set each candidate's tail similarity to the query where both have comparable records
-    (hf_dna.tail), or why they cannot share weights; returns the calibrations that read them
+    (hf_dna.tail), or why they cannot share weights, and its shared-phrase score where both
+    records hold answers (hf_dna.phrases); returns the calibrations that read the similarities
     (see `default_inheritance_calibrations`), or None when the check did not run."""
     calibrations = default_inheritance_calibrations(spec.id)
     if spec.tail is None or calibrations is None or not candidates:
@@ -153,6 +155,11 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
             reason = query_tail.comparable(record)
             c.unshareable = reason if reason in UNSHAREABLE else None
             c.similarity = query_tail.similarity(record) if reason is None else None
+    with_answers = {key: record.answers for key, record in stored.items() if record.answers}
+    if query_tail.answers and with_answers:
+        scores = shared_phrase_scores(query_tail.answers, with_answers)
+        for c in candidates:
+            c.phrases = scores.get((c.model, c.revision))
     return calibrations
 
 
@@ -162,7 +169,7 @@ def _compute_tail(query, revision: str, spec, token, extract_kwargs):
 
     resolved = query if query.is_local else resolve(query.model_id, revision, token=token,
                                                     allow_pickle=extract_kwargs.get("allow_pickle", False))
-    return record_for(resolved, spec.tail, **extract_kwargs)
+    return record_for(resolved, spec=spec, token=token, **extract_kwargs)
 
 
 def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[str]:
@@ -180,6 +187,20 @@ def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[s
                          "it cannot be a fine-tune, and behaving alike across tokenizers mostly means similar "
                          "training data, so it is not flagged (a distillation would look the same).")
     return notes
+
+
+def _teacher_note(ranked: list[Candidate]) -> list[str]:
+    """When nothing is related and the model whose phrases this one shares most cannot share
+    its weights: name it as the likeliest teacher, if this model was distilled at all."""
+    first = ranked[0] if ranked else None
+    if first is None or first.phrases is None or first.phrases <= 0 or first.verdict != "unrelated" \
+            or not first.unshareable:
+        return []
+    runner_up = next((c for c in ranked[1:] if c.phrases is not None), None)
+    than = f", next {runner_up.model} at {runner_up.phrases:.3f}" if runner_up else ""
+    return [f"{first.model} shares the most characteristic phrases with this model ({first.phrases:.3f}{than}): "
+            "if this model was distilled from a registry model, it is the likeliest teacher. Models trained on "
+            "the same data share phrases as much, so this is a lead to check, not a flag."]
 
 
 def _registry_index(reg, spec_id: str):

@@ -86,6 +86,19 @@ def twin_model(tmp_path_factory) -> Path:
     return build((TWIN,), tmp_path_factory.mktemp("twin"))["kitchen-twin"]
 
 
+# A distilled student of kitchen-base: another architecture with its own tokenizer, trained on
+# text sampled from the teacher. It cannot share weights with anything in the family.
+STUDENT = Recipe("kitchen-student", kind="distill", corpus="kitchen", parent="kitchen-base", steps=400,
+                 arch="llama", seed=4)
+
+
+@pytest.fixture(scope="session")
+def student_model(zoo, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("student")
+    shutil.copytree(zoo["kitchen-base"], root / "kitchen-base")  # reused by build (same recipe): not retrained
+    return build((TEST_FAMILY[0], STUDENT), root)["kitchen-student"]
+
+
 @pytest.fixture(scope="session")
 def family_dnas(zoo):
     """Each family member's DNA, computed once."""

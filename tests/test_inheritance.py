@@ -152,6 +152,7 @@ def test_cli_shows_the_check_and_can_skip_it(stamped, zoo):
     assert data["inheritance_calibration"]["source"].startswith("spec default")
     table = run_cli(*args)
     assert "inherited" in table.stdout and "own" in table.stdout and "another tokenizer" in table.stdout, table.stdout
+    assert "phrases" in table.stdout and all(0 <= n["phrases"] <= 1 for n in data["neighbors"])
     skipped = json.loads(run_cli(*args, "--json", "--no-inheritance").stdout)
     assert all(n["similarity"] is None for n in skipped["neighbors"]) and skipped["inheritance_calibration"] is None
 
@@ -220,3 +221,23 @@ def test_whois_on_a_hub_model_makes_its_record_from_the_download(stamped, zoo, r
     by_model = {c.model: c for c in report.neighbors}
     assert by_model["kitchen-base"].inherited is True and by_model["kitchen-twin"].inherited is False
     assert [c.model for c in report.undocumented] == ["kitchen-base"]
+
+
+def test_a_distilled_student_ranks_its_teacher_first_without_a_flag(stamped, student_model):
+    from hf_dna.tail import tail_key
+
+    # The stamped records hold each model's probe answers, for the shared-phrase score.
+    reg = open_registry(stamped["founders"])
+    records = reg.tails([(r.model_id, r.revision) for r in reg.rows()], tail_key(current_spec().tail))
+    assert len(records) == 3 and all(len(r.answers) == current_spec().probes.count for r in records.values())
+
+    report = whois(str(student_model), registry=stamped["founders"], progress=False)
+    by_model = {c.model: c for c in report.neighbors}
+    # Its own tokenizer: no weights to compare, and the DNA alone never calls such a pair related.
+    assert all(c.unshareable == "another tokenizer" for c in report.neighbors)
+    assert report.undocumented == []
+    # The teacher's characteristic phrases, not its same-data twin's, are the student's.
+    assert report.neighbors[0].model == "kitchen-base"
+    assert by_model["kitchen-base"].phrases > by_model["kitchen-twin"].phrases
+    assert any("kitchen-base shares the most characteristic phrases" in n and "likeliest teacher" in n
+               for n in report.notes)

@@ -62,14 +62,18 @@ def _print_report(report) -> None:
         click.echo(f"weights: the inheritance check (tail similarity; inherited above "
                    f"{1 - report.inheritance.boundary:.3f}, then it decides the score); models that cannot share "
                    f"weights are related only below distance {max(report.unshared.boundary, 0):.3f}.")
+    if any(c.phrases is not None for c in report.neighbors):
+        click.echo("phrases: shared characteristic phrases in the probe answers (0-1); they order the models "
+                   "not found related, a distilled model's teacher first.")
     click.echo(report.conclusion)
 
 
 def neighbour_table(report, created: bool = False) -> str:
     """The neighbours as a text table (also the demo's)."""
-    rows = [[c.model, c.distance, _weights(c), c.score, c.verdict] + ([c.created_at] if created else [])
-            for c in report.neighbors]
-    return output.table(["model", "distance", "weights", "score", "verdict"] + (["created"] if created else []), rows)
+    rows = [[c.model, c.distance, _weights(c), "-" if c.phrases is None else f"{c.phrases:.3f}", c.score, c.verdict]
+            + ([c.created_at] if created else []) for c in report.neighbors]
+    return output.table(["model", "distance", "weights", "phrases", "score", "verdict"] + (["created"] if created else []),
+                        rows)
 
 
 def _weights(c) -> str:
