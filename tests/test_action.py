@@ -221,7 +221,7 @@ def test_fail_on_undocumented_true_fails_when_flagged(undeclared_copy, stamped, 
     assert run.outputs["flagged"] == "1" and run.outputs["spec"] == current_spec().id
     assert run.outputs["dna"] == stamped[2].outputs["dna"]  # found in the registry, not recomputed
     assert json.loads(Path(run.outputs["report"]).read_text())["undocumented"][0]["model"] == base_repo
-    assert "| model | distance | score | verdict | created |" in run.summary
+    assert "| model | distance | weights | phrases | score | verdict | created |" in run.summary
     row = next(line for line in run.summary.splitlines() if base_repo in line and line.startswith("| ["))
     assert "⚠️ **identical**" in row and "| 0.0000 |" in row
     assert "**1 undocumented relative(s).**" in run.summary

@@ -140,7 +140,7 @@ def test_a_same_data_twin_is_not_flagged(stamped, twin_model):
                    for n in report.notes)
 
 
-def test_cli_shows_the_check_and_can_skip_it(stamped, zoo):
+def test_cli_shows_the_check_and_can_skip_it(stamped, zoo, tmp_path):
     args = ("whois", str(zoo["kitchen-ft"]), "--model-id", "kitchen-ft", "--registry", stamped["all"])
     result = run_cli(*args, "--json")
     assert result.returncode == 0, result.stderr
@@ -153,6 +153,10 @@ def test_cli_shows_the_check_and_can_skip_it(stamped, zoo):
     table = run_cli(*args)
     assert "inherited" in table.stdout and "own" in table.stdout and "another tokenizer" in table.stdout, table.stdout
     assert "phrases" in table.stdout and all(0 <= n["phrases"] <= 1 for n in data["neighbors"])
+    report_file = tmp_path / "report.json"
+    report_file.write_text(result.stdout)
+    summary = run_cli("whois-summary", str(report_file)).stdout
+    assert "| weights | phrases |" in summary and f"inherited {first['similarity']:.3f}" in summary
     skipped = json.loads(run_cli(*args, "--json", "--no-inheritance").stdout)
     assert all(n["similarity"] is None for n in skipped["neighbors"]) and skipped["inheritance_calibration"] is None
 
@@ -223,7 +227,7 @@ def test_whois_on_a_hub_model_makes_its_record_from_the_download(stamped, zoo, r
     assert [c.model for c in report.undocumented] == ["kitchen-base"]
 
 
-def test_a_distilled_student_ranks_its_teacher_first_without_a_flag(stamped, student_model):
+def test_a_distilled_student_ranks_its_teacher_first_without_a_flag(stamped, student_model, tmp_path):
     from hf_dna.tail import tail_key
 
     # The stamped records hold each model's probe answers, for the shared-phrase score.
@@ -241,3 +245,9 @@ def test_a_distilled_student_ranks_its_teacher_first_without_a_flag(stamped, stu
     assert by_model["kitchen-base"].phrases > by_model["kitchen-twin"].phrases
     assert any("kitchen-base shares the most characteristic phrases" in n and "likeliest teacher" in n
                for n in report.notes)
+    # The CI job summary carries the same evidence and the note.
+    (tmp_path / "report.json").write_text(json.dumps(report.to_dict()))
+    summary = run_cli("whois-summary", str(tmp_path / "report.json"))
+    assert summary.returncode == 0, summary.stderr
+    assert "| `kitchen-base` |" in summary.stdout.split("\n| `kitchen-twin` |")[0]  # the teacher's row first
+    assert "another tokenizer" in summary.stdout and "Notes:" in summary.stdout and "likeliest teacher" in summary.stdout

@@ -41,7 +41,8 @@ def _load(path: Path | None) -> dict | None:
 
 
 def render(report: dict | None, stamp: dict | None = None) -> str:
-    """Markdown for a job summary: a heading, the stamp targets, the whois table, the conclusion."""
+    """Markdown for a job summary: a heading, the stamp targets, the whois table, the conclusion
+    and whois's notes."""
     first = report or stamp or {}
     parts = [f"### hf-dna: {_model(first.get('model', '?'))}", ""]
     if stamp is not None:
@@ -64,15 +65,27 @@ def _whois_section(report: dict) -> list[str]:
     lines = [f"**whois** `{_short(report.get('revision'))}` · spec `{report.get('spec', '?')}` · "
              f"DNA from {report.get('dna_source', '?')} · registry `{report.get('registry', '?')}`", "",
              f"Declared base model(s): {declared}", ""]
-    rows = [[_model(n["model"]), _number(n.get("distance")), _number(n.get("score")), _verdict(n.get("verdict")),
-             n.get("created_at")] for n in report.get("neighbors", [])]
-    lines += _table(["model", "distance", "score", "verdict", "created"], rows) if rows else ["_No neighbours in the registry._"]
+    rows = [[_model(n["model"]), _number(n.get("distance")), _weights(n), _number(n.get("phrases"), 3),
+             _number(n.get("score")), _verdict(n.get("verdict")), n.get("created_at")]
+            for n in report.get("neighbors", [])]
+    headers = ["model", "distance", "weights", "phrases", "score", "verdict", "created"]
+    lines += _table(headers, rows) if rows else ["_No neighbours in the registry._"]
     status = f"**{len(flagged)} undocumented relative(s).**" if flagged else "**Nothing flagged.**"
-    return lines + ["", f"{status} {report.get('conclusion', '')}".rstrip()]
+    notes = [f"- {_cell(note)}" for note in report.get("notes") or []]
+    return lines + ["", f"{status} {report.get('conclusion', '')}".rstrip()] + (["", "Notes:", *notes] if notes else [])
+
+
+def _weights(neighbour: dict) -> str:
+    """The inheritance check's finding, as the `whois` table says it."""
+    if neighbour.get("weights_unshareable"):
+        return neighbour["weights_unshareable"]
+    if neighbour.get("similarity") is None:
+        return ""
+    return f"{'inherited' if neighbour.get('inherited') else 'own'} {neighbour['similarity']:.3f}"
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    align = ["---:" if h in ("distance", "score") else "---" for h in headers]
+    align = ["---:" if h in ("distance", "phrases", "score") else "---" for h in headers]
     return [_row(headers), _row(align), *(_row(r) for r in rows)]
 
 
@@ -99,8 +112,8 @@ def _verdict(verdict: str | None) -> str:
     return f"{FLAGGED_MARK}**{verdict}**" if verdict in FLAGGED else f"{verdict}"
 
 
-def _number(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else _cell(value)
+def _number(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else _cell(value)
 
 
 def _short(revision: str | None) -> str:
