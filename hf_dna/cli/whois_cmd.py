@@ -42,7 +42,7 @@ def whois(model: str, registry: str | None, top_k: int, model_id: str | None, re
     report = run_whois(model, registry=registry, top_k=top_k, model_id=model_id, recompute=recompute,
                        inheritance=not no_inheritance, **extract_kwargs(params))
     for note in report.notes:
-        output.info(f"Warning: {note}")
+        output.info(f"Note: {note}")
     if as_json:
         output.emit_json(report.to_dict())
     else:
