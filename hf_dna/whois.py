@@ -20,6 +20,10 @@ from .spec import current_spec, get_spec
 from .stamping import declared_parents
 
 MAX_NEGATIVE_PAIRS = 20_000  # sampled for calibration: plenty for a 2-parameter fit
+# The nearest models examined whatever --top-k asks to report: the inheritance check may find
+# a relative a little farther than the k nearest, and shared phrases are weighed by how many
+# of the examined models use them (with one candidate every phrase would weigh nothing).
+CANDIDATE_POOL = 10
 # Noise floor when the spec has no measured one: the batch-size tolerance the tests hold.
 IDENTICAL_BELOW = 0.05
 
@@ -114,12 +118,16 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     keep = np.array([r.model_id != query.model_id for r in rows], bool)
     distances = distances_to(dna.vector, matrix, spec.distance_divisor)
     calibration = _calibrate(rows, matrix, graph, spec.id)
-    candidates = _candidates(rows, distances, keep, top_k, graph.parents.get(query.model_id, set()))
+    declared = graph.parents.get(query.model_id, set())
+    candidates = _candidates(rows, distances, keep, max(top_k, CANDIDATE_POOL), declared)
     notes: list[str] = []
     checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, extract_kwargs, notes) \
         if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
     judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or (None, None)))
+    # The k likeliest, plus anything flagged and every declared parent however far (it may be
+    # declared-but-distant): a verdict is never hidden by --top-k.
+    judged = judged[:top_k] + [c for c in judged[top_k:] if c.model in declared or c.verdict in FLAGGED]
     notes = list(reg.problems) + notes + _twin_notes(judged, calibration) + _teacher_note(judged)
     return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
                        graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector,

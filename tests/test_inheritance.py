@@ -245,6 +245,9 @@ def test_a_distilled_student_ranks_its_teacher_first_without_a_flag(stamped, stu
     assert by_model["kitchen-base"].phrases > by_model["kitchen-twin"].phrases
     assert any("kitchen-base shares the most characteristic phrases" in n and "likeliest teacher" in n
                for n in report.notes)
+    # Asked for one model, whois still weighs phrases among the nearest ten and reports the likeliest.
+    only = whois(str(student_model), registry=stamped["founders"], progress=False, top_k=1)
+    assert [c.model for c in only.neighbors] == ["kitchen-base"]
     # The CI job summary carries the same evidence and the note.
     (tmp_path / "report.json").write_text(json.dumps(report.to_dict()))
     summary = run_cli("whois-summary", str(tmp_path / "report.json"))

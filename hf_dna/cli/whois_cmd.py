@@ -16,7 +16,7 @@ EXIT_UNDOCUMENTED = 3
 @click.argument("model")
 @model_loading_options
 @registry_option
-@click.option("--top-k", type=click.IntRange(1), default=10, show_default=True, help="How many nearest models to report.")
+@click.option("--top-k", type=click.IntRange(1), default=10, show_default=True, help="How many models to report: the likeliest relatives among the nearest max(K, 10).")
 @click.option("--model-id", help="Registry id for a local folder (default: the folder name).")
 @click.option("--recompute", is_flag=True, help="Compute the DNA even if the card or registry has a current one.")
 @click.option("--fail-on-undocumented", is_flag=True, help="Exit with code 3 when an undocumented relative is found.")
