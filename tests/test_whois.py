@@ -91,3 +91,21 @@ def test_empty_registry_and_other_spec_are_clear(tmp_path, zoo, family_dnas):
     other.add([RegistryRow.from_dna(dataclasses.replace(family_dnas["kitchen-base"], spec="dna-0/00000000"))])
     with pytest.raises(WhoisError, match="no DNA under the current spec"):
         whois(str(zoo["kitchen-ft"]), registry=str(tmp_path / "other"), progress=False)
+
+
+def test_top_k_never_hides_a_flag_or_a_declared_parent(model_copy, tmp_path, family_dnas):
+    # The card declares "kitchen-mirror" (kitchen-base's DNA); "kitchen-uncle", a hair farther,
+    # is undeclared and related: it is flagged though --top-k 1 leaves room for one model only.
+    base = RegistryRow.from_dna(family_dnas["kitchen-base"])
+    registry = str(tmp_path / "registry")
+    reg = open_registry(registry)
+    for name, nudge in (("kitchen-mirror", 0.0), ("kitchen-uncle", 0.01), ("machines-base", None)):
+        row = RegistryRow.from_dna(family_dnas["machines-base"]) if nudge is None else \
+            dataclasses.replace(base, model_id=name, vector=base.vector + np.float32(nudge))
+        reg.add([row])
+    path = with_card(model_copy, "kitchen-ft", "---\nbase_model: kitchen-mirror\n---\n")
+    report = whois(str(path), registry=registry, top_k=1, dna=family_dnas["kitchen-ft"], progress=False,
+                   inheritance=False)
+    verdicts = {c.model: c.verdict for c in report.neighbors}
+    assert verdicts == {"kitchen-mirror": "declared", "kitchen-uncle": "undocumented-parent"}, verdicts
+    assert report.neighbors[0].model == "kitchen-mirror"  # nearer, so first: the uncle is kept past k
