@@ -18,6 +18,7 @@ from .phrases import shared_phrase_scores
 from .projection import distances_to
 from .spec import current_spec, get_spec
 from .stamping import declared_parents
+from .tail import Tail
 
 MAX_NEGATIVE_PAIRS = 20_000  # sampled for calibration: plenty for a 2-parameter fit
 # The nearest models examined whatever --top-k asks to report: the inheritance check may find
@@ -113,7 +114,8 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     reg = open_registry(registry, token=token)
     rows, matrix = _registry_index(reg, spec.id)
     query = _query(model, revision, token, model_id)
-    dna, source = (dna, "given") if dna is not None else _query_dna(query, rows, recompute, token, progress, extract_kwargs)
+    dna, source, own_record = (dna, "given", None) if dna is not None else \
+        _query_dna(query, rows, recompute, token, progress, extract_kwargs)
     graph = _declared_graph(rows, query, token)
     keep = np.array([r.model_id != query.model_id for r in rows], bool)
     distances = distances_to(dna.vector, matrix, spec.distance_divisor)
@@ -121,8 +123,8 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     declared = graph.parents.get(query.model_id, set())
     candidates = _candidates(rows, distances, keep, max(top_k, CANDIDATE_POOL), declared)
     notes: list[str] = []
-    checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, extract_kwargs, notes) \
-        if inheritance else None
+    checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, extract_kwargs, notes,
+                                 own_record) if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
     judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or (None, None)))
     # The k likeliest, plus anything flagged and every declared parent however far (it may be
@@ -135,11 +137,12 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
 
 
 def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, extract_kwargs,
-                       notes: list[str]) -> tuple[Calibration, Calibration] | None:
+                       notes: list[str], own_record: Tail | None = None) -> tuple[Calibration, Calibration] | None:
     """Set each candidate's tail similarity to the query where both have comparable records
     (hf_dna.tail), or why they cannot share weights, and its shared-phrase score where both
     records hold answers (hf_dna.phrases); returns the calibrations that read the similarities
-    (see `default_inheritance_calibrations`), or None when the check did not run."""
+    (see `default_inheritance_calibrations`), or None when the check did not run. `own_record`:
+    the query's record when its DNA was just computed (else the registry's, else made here)."""
     calibrations = default_inheritance_calibrations(spec.id)
     if spec.tail is None or calibrations is None or not candidates:
         return None
@@ -147,7 +150,7 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
 
     settings = tail_key(spec.tail)
     stored = reg.tails([(c.model, c.revision) for c in candidates] + [(query.model_id, revision)], settings)
-    query_tail = stored.pop((query.model_id, revision), None)
+    query_tail = stored.pop((query.model_id, revision), None) or own_record
     if not stored:
         notes.append("No candidate has an inheritance record (stamped without one): verdicts rest on the DNA alone.")
         return None
@@ -234,21 +237,22 @@ def _query(model: str, revision: str | None, token: str | None, model_id: str | 
                          card_data=info.card_data.to_dict() if info.card_data else {})
 
 
-def _query_dna(query, rows, recompute, token, progress, extract_kwargs) -> tuple[DNA, str]:
-    """The card's DNA if current, else the registry's row for this revision, else compute it."""
+def _query_dna(query, rows, recompute, token, progress, extract_kwargs) -> tuple[DNA, str, Tail | None]:
+    """The card's DNA if current, else the registry's row for this revision, else compute it;
+    with the record the computation made (hf_dna.tail), so the model is not run twice."""
     spec_id = current_spec().id
     block = cards.read_block(query.card_data)
     if not recompute and block and block.spec == spec_id and _same_weights(query, block.revision, token):
-        return block.to_dna(query.model_id), "card"
+        return block.to_dna(query.model_id), "card", None
     row = next((r for r in reversed(rows) if r.model_id == query.model_id and r.revision == query.revision), None)
     if not recompute and row is not None:
-        return row.to_dna(), "registry"
-    from .extraction import extract
+        return row.to_dna(), "registry", None
+    from .extraction import extract_with_evidence
 
     ref = str(query.local_dir) if query.is_local else query.model_id
-    dna = extract(ref, revision=None if query.is_local else query.revision, model_id=query.model_id,
-                  token=token, progress=progress, **extract_kwargs)
-    return dna, "computed"
+    dna, evidence = extract_with_evidence(ref, revision=None if query.is_local else query.revision,
+                                          model_id=query.model_id, token=token, progress=progress, **extract_kwargs)
+    return dna, "computed", evidence.tail
 
 
 def _same_weights(query, revision: str, token: str | None) -> bool:
