@@ -76,12 +76,9 @@ def _whois_section(report: dict) -> list[str]:
 
 
 def _weights(neighbour: dict) -> str:
-    """The inheritance check's finding, as the `whois` table says it."""
-    if neighbour.get("weights_unshareable"):
-        return neighbour["weights_unshareable"]
-    if neighbour.get("similarity") is None:
-        return ""
-    return f"{'inherited' if neighbour.get('inherited') else 'own'} {neighbour['similarity']:.3f}"
+    from .whois_cmd import weights_text
+
+    return weights_text(neighbour.get("weights_unshareable"), neighbour.get("similarity"), neighbour.get("inherited"))
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:

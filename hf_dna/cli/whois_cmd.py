@@ -71,18 +71,20 @@ def _print_report(report) -> None:
 
 def neighbour_table(report, created: bool = False) -> str:
     """The neighbours as a text table (also the demo's)."""
-    rows = [[c.model, c.distance, _weights(c), "-" if c.phrases is None else f"{c.phrases:.3f}", c.score, c.verdict]
+    rows = [[c.model, c.distance, weights_text(c.unshareable, c.similarity, c.inherited) or "-",
+             "-" if c.phrases is None else f"{c.phrases:.3f}", c.score, c.verdict]
             + ([c.created_at] if created else []) for c in report.neighbors]
     return output.table(["model", "distance", "weights", "phrases", "score", "verdict"] + (["created"] if created else []),
                         rows)
 
 
-def _weights(c) -> str:
-    if c.unshareable:
-        return c.unshareable
-    if c.similarity is None:
-        return "-"
-    return f"{'inherited' if c.inherited else 'own'} {c.similarity:.3f}"
+def weights_text(unshareable: str | None, similarity: float | None, inherited: bool | None) -> str:
+    """The inheritance check's finding in words (also the job summary's); "" when it did not run."""
+    if unshareable:
+        return unshareable
+    if similarity is None:
+        return ""
+    return f"{'inherited' if inherited else 'own'} {similarity:.3f}"
 
 
 COMMANDS = (whois,)
