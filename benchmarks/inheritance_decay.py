@@ -44,7 +44,7 @@ def main() -> None:
                   for lr in RATES for steps in STEPS]
     paths = build([founder, twin, *fine_tunes], Path(args.workdir) / "models")
     spec = current_spec()
-    inheritance, _ = default_inheritance_calibrations(spec.id)
+    inheritance = default_inheritance_calibrations(spec.id)[0]
 
     def record(name):
         model, tokenizer = load_model(resolve(str(paths[name]), model_id=name), device="cpu", dtype=torch.float32)

@@ -97,6 +97,7 @@ def evaluate(members, dnas, tails, paths, registry_dir: str) -> tuple[dict, list
     parents = {m.recipe.name: m.true_parents for m in members}
     in_registry = {m.recipe.name for m in members if m.in_registry}
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_kind: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     details = []
     for m in (m for m in members if not m.in_registry):
         name, fam = m.recipe.name, m.family
@@ -114,7 +115,12 @@ def evaluate(members, dnas, tails, paths, registry_dir: str) -> tuple[dict, list
         s["false_flags"] += len(set(flagged) - true_anc)
         details.append((name, nearest, report.neighbors[0].distance if report.neighbors else None, flagged,
                         report.calibration.source))
-    return stats, details
+        k = by_kind[name[len(fam) + 1:]]
+        k["queries"] += 1
+        k["top1"] += nearest in m.true_parents
+        k["recalled"] += bool(set(flagged) & true_anc)
+        k["false_flags"] += len(set(flagged) - true_anc)
+    return stats, details, by_kind
 
 
 def default_calibration(members, dnas) -> dict:
@@ -203,6 +209,53 @@ def unshared_calibration(members, dnas, tails) -> dict:
                          "that cannot share weights"}
 
 
+DISTILLED_FALSE_FLAG_RATE = 0.001  # of unrelated pairs sharing a tokenizer that the `distilled` boundary lets in
+
+
+def distilled_calibration(members, tails) -> dict:
+    """P(distilled | next-token divergence) for models that share the tokenizer but not the
+    shapes, from every pair that shares a tokenizer and no lineage at all (the same-data models:
+    twins of the same shape, which sit closest, and of another architecture). The zoo's
+    logit-distilled students are only counted against it."""
+    import math
+
+    import numpy as np
+    from scipy.stats import norm
+
+    from hf_dna.tail import ANOTHER_SHAPE
+
+    parents = {m.recipe.name: m.true_parents for m in members}
+    positive, negative = [], []
+    names = sorted(tails)
+    for i, a in enumerate(names):
+        for b in names[:i]:
+            divergence = tails[a].divergence(tails[b])
+            if divergence is None:
+                continue
+            lineage_a, lineage_b = ancestors(a, parents) | {a}, ancestors(b, parents) | {b}
+            if (a in lineage_b or b in lineage_a) and tails[a].comparable(tails[b]) == ANOTHER_SHAPE:
+                positive.append(divergence)
+            elif lineage_a.isdisjoint(lineage_b):
+                negative.append(divergence)
+    # Fitted on the unrelated pairs alone. A logistic regression on both classes is pulled about
+    # by the students that did not learn their teachers (they sit as far as strangers): on zoo 3
+    # its boundary fell at 0.82 with a 50/50 prior (past the same-data models) and at 0.12 with
+    # the pairs' own (between the two students that did learn). Instead: a normal fit to the unrelated
+    # pairs' log divergences (a ratio scale: they span two orders of magnitude), P = 0.5 where
+    # one unrelated pair in a thousand would fall, and the logistic of the same spread.
+    logs = np.log(negative)
+    mean, spread = float(logs.mean()), float(logs.std(ddof=1))
+    boundary = mean + float(norm.ppf(DISTILLED_FALSE_FLAG_RATE)) * spread
+    slope = -math.pi / (math.sqrt(3) * spread)
+    caught = sum(d < math.exp(boundary) for d in positive)
+    print(f"distilled: teacher-student divergence {', '.join(f'{d:.2f}' for d in sorted(positive))}; unrelated pairs "
+          f"from {min(negative):.2f} ({len(negative)} pairs); P = 0.5 at {math.exp(boundary):.3f} "
+          f"({caught} of {len(positive)} students below)", file=sys.stderr)
+    return {"intercept": -slope * boundary, "slope": slope, "feature": "log divergence",
+            "fitted_on": f"benchmarks/lineage.py zoo: {len(negative)} unrelated pairs that share a tokenizer "
+                         f"(P = 0.5 at their {DISTILLED_FALSE_FLAG_RATE:.1%} quantile)"}
+
+
 def print_table(stats) -> None:
     header = f"{'family':<10} {'parent top-1':>13} {'flag precision':>15} {'flag recall':>12} {'false flags':>12}"
     print(header)
@@ -214,6 +267,23 @@ def print_table(stats) -> None:
         print(_row(fam, s))
     print("-" * len(header))
     print(_row("all", total))
+
+
+# What each kind of query is (its name after the family's), in the zoo's order.
+KINDS = {"ft-a-ft": "grandchild (fine-tune of a fine-tune)", "merge": "merge of two fine-tunes",
+         "half": "float16 copy", "student": "student: own tokenizer, teacher's text",
+         "kd": "student: teacher's tokenizer and logits", "ft-c": "fine-tune on the founder's text",
+         "twin2": "same-data twin (no parent)", "xtwin": "same-data, other architecture"}
+
+
+def print_kinds(by_kind) -> None:
+    """Per kind of query, over all families: how often its true parent is first and flagged."""
+    print(f"\n{'kind of query':<42} {'queries':>7} {'parent first':>12} {'flagged':>8} {'false flags':>12}")
+    for key, label in KINDS.items():
+        k = by_kind.get(key)
+        if k:
+            print(f"{label:<42} {int(k['queries']):>7d} {int(k['top1']):>12d} {int(k['recalled']):>8d} "
+                  f"{int(k['false_flags']):>12d}")
 
 
 def _row(name, s) -> str:
@@ -253,13 +323,15 @@ def main() -> None:
         if tails:
             table[current_spec().id]["inheritance"] = inheritance_calibration(members, tails)
             table[current_spec().id]["unshared"] = unshared_calibration(members, dnas, tails)
+            table[current_spec().id]["distilled"] = distilled_calibration(members, tails)
         target.write_text(json.dumps(table, indent=2) + "\n")
         print(f"default calibration written to {target}: {table[current_spec().id]}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as registry_dir:
-        stats, details = evaluate(members, dnas, tails, paths, registry_dir)
+        stats, details, by_kind = evaluate(members, dnas, tails, paths, registry_dir)
     print(f"spec {current_spec().id}; {sum(1 for m in members if m.in_registry)} models in the registry, "
           f"{sum(1 for m in members if not m.in_registry)} queried with nothing declared\n")
     print_table(stats)
+    print_kinds(by_kind)
     print("\nquery                first-ranked         distance  flagged")
     for name, nearest, dist, flagged, _ in details:
         print(f"{name:<20} {str(nearest):<20} {dist:8.4f}  {', '.join(flagged) or '-'}")

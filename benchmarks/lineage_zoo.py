@@ -47,8 +47,12 @@ def family(index: int, seed_offset: int = 0) -> list[Member]:
         (Recipe(f"{f}-half", kind="half", parent=f"{f}-ft-b"), (f"{f}-ft-b",), False),
         (Recipe(f"{f}-student", kind="distill", corpus=corpus, parent=f, steps=400, arch=student_arch,
                 tokenizer=tok, seed=index_seed + 40), (f,), False),
+        (Recipe(f"{f}-kd", kind="distill-logits", corpus=corpus, parent=f, steps=400, arch=student_arch,
+                seed=index_seed + 60), (f,), False),
         (Recipe(f"{f}-ft-c", corpus=corpus, parent=f, seed=index_seed + 50, **FT), (f,), False),
         (Recipe(f"{f}-twin2", corpus=corpus, steps=400, arch=arch, tokenizer=tok, seed=index_seed + 200), (), False),
+        (Recipe(f"{f}-xtwin", corpus=corpus, steps=400, arch=student_arch, tokenizer=tok, seed=index_seed + 300), (),
+         False),
     ]
     return [Member(r, f, parents, reg) for r, parents, reg in spec]
 

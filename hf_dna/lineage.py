@@ -10,6 +10,8 @@ others are reported as `related`.
 
 from __future__ import annotations
 
+import math
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
@@ -38,6 +40,9 @@ class Candidate:
     # Why the two models cannot share weights ("another tokenizer", "another architecture or
     # size"), when their records say so: only a distillation-like relation is possible.
     unshareable: str | None = None
+    # Where the two share the tokenizer but not the shapes: how far apart their next-token
+    # distributions are (hf_dna.tail; a logit-distilled student sits close to its teacher).
+    divergence: float | None = None
     # Shared characteristic phrases with the query (hf_dna.phrases), when both records hold
     # answers: it orders the models not found related (a distilled student's teacher first).
     phrases: float | None = None
@@ -47,6 +52,7 @@ class Candidate:
                 "score": round(float(self.score), 6), "verdict": self.verdict, "created_at": self.created_at,
                 "similarity": None if self.similarity is None else round(self.similarity, 6),
                 "inherited": self.inherited, "weights_unshareable": self.unshareable,
+                "divergence": None if self.divergence is None else round(self.divergence, 6),
                 "phrases": None if self.phrases is None else round(self.phrases, 6)}
 
 
@@ -106,7 +112,7 @@ class LineageGraph:
 
 def judge(query: str, query_created: str | None, candidates: list[Candidate], graph: LineageGraph,
           calibration: Calibration, inheritance: Calibration | None = None,
-          unshared: Calibration | None = None) -> list[Candidate]:
+          unshared: Calibration | None = None, distilled: Calibration | None = None) -> list[Candidate]:
     """Give every candidate its score and verdict (in place); returns them likeliest relative
     first: those whose weights the inheritance check found inherited (most similar first), then
     the others found related (nearest first), then the rest by shared phrases where known
@@ -114,8 +120,10 @@ def judge(query: str, query_created: str | None, candidates: list[Candidate], gr
 
     Where the inheritance check applied (`c.similarity` set, `inheritance` given) it decides
     "related": the DNA cannot tell a fine-tune from a model trained on the same data from
-    another seed, the check can. Between models that cannot share weights (another tokenizer or
-    shapes) only distillation-like relations exist, and behaving alike mostly means similar
+    another seed, the check can. Between models that cannot share weights only distillation-like
+    relations exist: where they share the tokenizer, the divergence of their next-token
+    distributions (`c.divergence`) is read with the `distilled` calibration (a logit-distilled
+    student reproduces its teacher's distributions); else behaving alike mostly means similar
     training data, so the DNA is read with the stricter `unshared` calibration. Elsewhere (no
     record) the DNA is read with `calibration`."""
     declared = graph.family(query)
@@ -123,6 +131,8 @@ def judge(query: str, query_created: str | None, candidates: list[Candidate], gr
         if c.similarity is not None and inheritance is not None:
             c.score = float(inheritance.score(1.0 - c.similarity))
             c.inherited = c.score >= 0.5
+        elif c.divergence is not None and distilled is not None:
+            c.score = float(distilled.score(divergence_feature(c.divergence)))
         elif c.unshareable is not None and unshared is not None:
             c.score = float(unshared.score(c.distance))
         else:
@@ -137,6 +147,12 @@ def judge(query: str, query_created: str | None, candidates: list[Candidate], gr
         if c.model in graph.parents.get(query, ()) and far and not c.inherited:
             c.verdict = "declared-but-distant"
     return sorted(candidates, key=_likeliest_first)
+
+
+def divergence_feature(divergence: float) -> float:
+    """What the `distilled` calibration reads: the log of the divergence (they span two orders of
+    magnitude on the zoo; 0 is the same model)."""
+    return math.log(max(divergence, 1e-6))
 
 
 def _likeliest_first(c: Candidate) -> tuple:

@@ -21,6 +21,13 @@ left is seed-given. The correlation of the residuals is the similarity: on the l
 every ancestor, sibling, merge and copy pair scored 0.14 or more, every twin pair 0.03 or
 less (benchmarks/twin_signal.py). A Calibration turns it into P(inherited).
 
+Models that share the tokenizer but not the shapes cannot share weights, but one may have been
+*logit-distilled* from the other (trained to match its next-token distributions, as DistilGPT2
+was from GPT-2): such a student reproduces its teacher's whole distribution, so their records
+are compared directly, by the divergence of the two next-token distributions. Models trained
+on the same data from scratch agree on the likeliest tokens but not on the rest: on the zoo
+no unrelated pair came within 3 times a fitted student's divergence from its teacher.
+
 The record also keeps the model's greedy probe answers (the DNA's own), so that `whois` can
 score shared phrases (hf_dna.phrases) from the same per-model file: the registry's evidence
 holds them too, but batched per commit, which `whois` would have to list and read whole.
@@ -39,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from scipy.special import rel_entr, softmax
 
 from .dna import utc_now
 from .spec import Spec, TailSpec
@@ -91,6 +99,23 @@ class Tail:
         if self.comparable(other) is not None:
             return None
         return float(np.sum(self._residual_unit * other._residual_unit))
+
+
+    def divergence(self, other: "Tail") -> float | None:
+        """How far apart the two models' next-token distributions are, where they share the
+        tokenizer (and so the vocabulary sample): the symmetric Kullback-Leibler divergence of
+        the distributions restricted to the sample, averaged over positions (0: the same
+        model). None where the records cannot be set side by side."""
+        if (self.settings != other.settings or self.tokenizer_sha256 != other.tokenizer_sha256
+                or self.logp.shape != other.logp.shape or not np.array_equal(self.token_ids, other.token_ids)):
+            return None
+        p, q = self._sample_distribution, other._sample_distribution
+        return float(np.mean(np.sum(rel_entr(p, q) + rel_entr(q, p), axis=1)) / 2)
+
+    @cached_property
+    def _sample_distribution(self) -> np.ndarray:
+        """Each position's next-token distribution over the vocabulary sample (renormalised)."""
+        return softmax(self.logp.astype(np.float64), axis=1)
 
 
 def tail_key(spec: TailSpec) -> str:

@@ -44,6 +44,7 @@ class WhoisReport:
     vector: np.ndarray | None = None  # the query's DNA, so a CI job can record it without a second lookup
     inheritance: Calibration | None = None  # the inheritance check's calibration, when it ran
     unshared: Calibration | None = None  # the DNA's, for models that cannot share weights
+    distilled: Calibration | None = None  # the next-token divergence's, for a shared tokenizer but not shapes
 
     @property
     def undocumented(self) -> list[Candidate]:
@@ -72,6 +73,8 @@ class WhoisReport:
                 "calibration": self.calibration.to_dict(), "notes": self.notes,
                 "inheritance_calibration": self.inheritance.to_dict() if self.inheritance else None,
                 "unshared_calibration": self.unshared.to_dict() if self.unshared else None,
+                "distilled_calibration": {**self.distilled.to_dict(), "feature": "log divergence"} if self.distilled
+                else None,
                 # base64 of the little-endian float32 numbers: the card block's `vector` string
                 "vector": encode_vector(self.vector) if self.vector is not None else None}
 
@@ -85,17 +88,21 @@ def default_calibration(spec_id: str) -> Calibration | None:
                        "spec default (lineage benchmark)")
 
 
-def default_inheritance_calibrations(spec_id: str) -> tuple[Calibration, Calibration] | None:
-    """The inheritance check's two calibrations, fitted on the lineage benchmark (hf_dna.tail):
-    P(inherited | 1 - tail similarity) for models that could share weights, and P(related |
-    DNA distance) for models that cannot (another tokenizer or shapes)."""
+def default_inheritance_calibrations(spec_id: str) -> tuple[Calibration, Calibration, Calibration | None] | None:
+    """The inheritance check's calibrations, fitted on the lineage benchmark (hf_dna.tail):
+    P(inherited | 1 - tail similarity) for models that could share weights, P(related | DNA
+    distance) for models that cannot (another tokenizer or shapes), and P(distilled |
+    next-token divergence) for models that share the tokenizer but not the shapes (None where
+    the spec's entry predates it)."""
     entry = json.loads(resources.files("hf_dna").joinpath("data/calibration.json").read_text()).get(spec_id, {})
     tail, unshared = entry.get("inheritance"), entry.get("unshared")
     if tail is None or unshared is None:
         return None
     source = "spec default (lineage benchmark)"
+    distilled = entry.get("distilled")
     return (Calibration(tail["intercept"], tail["slope"], 0.0, source),
-            Calibration(unshared["intercept"], unshared["slope"], entry["identical_below"], source))
+            Calibration(unshared["intercept"], unshared["slope"], entry["identical_below"], source),
+            None if distilled is None else Calibration(distilled["intercept"], distilled["slope"], 0.0, source))
 
 
 def whois(model: str, revision: str | None = None, *, registry: str | None = None, top_k: int = 10,
@@ -126,18 +133,18 @@ def whois(model: str, revision: str | None = None, *, registry: str | None = Non
     checked = _check_inheritance(reg, spec, query, dna.revision, candidates, token, extract_kwargs, notes,
                                  own_record) if inheritance else None
     query_created = query.created_at or _stamped_at(rows, query.model_id)
-    judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or (None, None)))
+    judged = judge(query.model_id, query_created, candidates, graph, calibration, *(checked or ()))
     # The k likeliest, plus anything flagged and every declared parent however far (it may be
     # declared-but-distant): a verdict is never hidden by --top-k.
     judged = judged[:top_k] + [c for c in judged[top_k:] if c.model in declared or c.verdict in FLAGGED]
     notes = list(reg.problems) + notes + _twin_notes(judged, calibration) + _teacher_note(judged)
     return WhoisReport(query.model_id, dna.revision, spec.id, declared_parents(query.card_data),
                        graph.ancestors(query.model_id), judged, calibration, source, reg.uri, notes, dna.vector,
-                       checked[0] if checked else None, checked[1] if checked else None)
+                       *(checked or ()))
 
 
 def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candidate], token, extract_kwargs,
-                       notes: list[str], own_record: Tail | None = None) -> tuple[Calibration, Calibration] | None:
+                       notes: list[str], own_record: Tail | None = None) -> tuple | None:
     """Set each candidate's tail similarity to the query where both have comparable records
     (hf_dna.tail), or why they cannot share weights, and its shared-phrase score where both
     records hold answers (hf_dna.phrases); returns the calibrations that read the similarities
@@ -146,7 +153,7 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
     calibrations = default_inheritance_calibrations(spec.id)
     if spec.tail is None or calibrations is None or not candidates:
         return None
-    from .tail import UNSHAREABLE, tail_key
+    from .tail import ANOTHER_SHAPE, UNSHAREABLE, tail_key
 
     settings = tail_key(spec.tail)
     stored = reg.tails([(c.model, c.revision) for c in candidates] + [(query.model_id, revision)], settings)
@@ -166,6 +173,7 @@ def _check_inheritance(reg, spec, query, revision: str, candidates: list[Candida
             reason = query_tail.comparable(record)
             c.unshareable = reason if reason in UNSHAREABLE else None
             c.similarity = query_tail.similarity(record) if reason is None else None
+            c.divergence = query_tail.divergence(record) if reason == ANOTHER_SHAPE else None
     with_answers = {key: record.answers for key, record in stored.items() if record.answers}
     if query_tail.answers and with_answers:
         scores = shared_phrase_scores(query_tail.answers, with_answers)

@@ -128,7 +128,10 @@ class Recipe:
     kind "train": from scratch (no `parent`) or fine-tuning `parent` on `corpus`;
     "merge": the weight average of `parent` and `other` (same architecture and tokenizer);
     "half": `parent` stored in float16; "distill": a new `arch` model with its own tokenizer,
-    trained on text sampled from the teacher `parent` (prompted with `corpus`).
+    trained on text sampled from the teacher `parent` (prompted with `corpus`: sequence-level
+    distillation, or training on a model's synthetic data); "distill-logits": a new `arch` model
+    with the teacher's tokenizer, trained to match the teacher's next-token distributions on
+    `corpus` (logit distillation, as DistilGPT2 or Minitron were made).
     """
 
     name: str
@@ -139,7 +142,7 @@ class Recipe:
     seed: int = 0
     lr: float = 3e-3
     tokenizer: Literal["bpe", "unigram"] = "bpe"
-    kind: Literal["train", "merge", "half", "distill"] = "train"
+    kind: Literal["train", "merge", "half", "distill", "distill-logits"] = "train"
     other: str | None = None
 
     @property
@@ -217,6 +220,39 @@ def _distill_recipe(recipe: Recipe, built: dict[str, Path]):
     return train(student, tokenizer, text, recipe.steps, lr=recipe.lr, seed=recipe.seed), tokenizer
 
 
+def _distill_logits_recipe(recipe: Recipe, built: dict[str, Path]):
+    teacher, tokenizer = load(built[recipe.parent])
+    student = new_model(recipe.arch, len(tokenizer), seed=recipe.seed)
+    return distill_logits(student, teacher, tokenizer, corpus(recipe.corpus), recipe.steps, lr=recipe.lr,
+                          seed=recipe.seed), tokenizer
+
+
+def distill_logits(student, teacher, tokenizer, text: str, steps: int, *, lr: float = 3e-3, seed: int = 0,
+                   temperature: float = 2.0, batch: int = 16, seq: int = 64):
+    """Train `student` on random windows of `text` to match `teacher`'s next-token
+    distributions (KL divergence at `temperature`, scaled by its square as in Hinton et al.)."""
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    ids = torch.tensor(token_stream(tokenizer, text), dtype=torch.long)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
+    teacher.eval()
+    student.train()
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - seq - 1, (batch,), generator=generator)
+        windows = torch.stack([ids[s:s + seq] for s in starts.tolist()])
+        with torch.no_grad():
+            target = F.log_softmax(teacher(input_ids=windows).logits / temperature, dim=-1)
+        predicted = F.log_softmax(student(input_ids=windows).logits / temperature, dim=-1)
+        loss = F.kl_div(predicted.flatten(0, 1), target.flatten(0, 1), log_target=True,
+                        reduction="batchmean") * temperature ** 2
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return student.eval()
+
+
 @torch.inference_mode()
 def sample_text(model, tokenizer, prompt_text: str, *, seed: int, n: int = 192, tokens: int = 96) -> str:
     """Text sampled from a teacher, prompted with the first words of `prompt_text`'s paragraphs:
@@ -237,4 +273,5 @@ def sample_text(model, tokenizer, prompt_text: str, *, seed: int, n: int = 192, 
     return "\n\n".join(p.strip() for p in paragraphs if p.strip())
 
 
-BUILDERS = {"train": _train_recipe, "merge": _merge_recipe, "half": _half_recipe, "distill": _distill_recipe}
+BUILDERS = {"train": _train_recipe, "merge": _merge_recipe, "half": _half_recipe, "distill": _distill_recipe,
+            "distill-logits": _distill_logits_recipe}

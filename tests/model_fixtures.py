@@ -99,6 +99,19 @@ def student_model(zoo, tmp_path_factory) -> Path:
     return build((TEST_FAMILY[0], STUDENT), root)["kitchen-student"]
 
 
+# A logit-distilled student of kitchen-base: another architecture with the teacher's tokenizer,
+# trained to match the teacher's next-token distributions (as DistilGPT2 was made from GPT-2).
+KD_STUDENT = Recipe("kitchen-kd", kind="distill-logits", corpus="kitchen", parent="kitchen-base", steps=400,
+                    arch="llama", seed=5)
+
+
+@pytest.fixture(scope="session")
+def kd_student_model(zoo, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("kd-student")
+    shutil.copytree(zoo["kitchen-base"], root / "kitchen-base")  # reused by build (same recipe): not retrained
+    return build((TEST_FAMILY[0], KD_STUDENT), root)["kitchen-kd"]
+
+
 @pytest.fixture(scope="session")
 def family_dnas(zoo):
     """Each family member's DNA, computed once."""

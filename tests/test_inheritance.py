@@ -31,7 +31,7 @@ def tails(zoo, twin_model):
 
 
 def inherited(similarity: float) -> bool:
-    inheritance, _ = default_inheritance_calibrations(current_spec().id)
+    inheritance = default_inheritance_calibrations(current_spec().id)[0]
     return inheritance.score(1 - similarity) >= 0.5
 
 
@@ -254,3 +254,34 @@ def test_a_distilled_student_ranks_its_teacher_first_without_a_flag(stamped, stu
     assert summary.returncode == 0, summary.stderr
     assert "| `kitchen-base` |" in summary.stdout.split("\n| `kitchen-twin` |")[0]  # the teacher's row first
     assert "another tokenizer" in summary.stdout and "Notes:" in summary.stdout and "likeliest teacher" in summary.stdout
+
+
+def test_a_logit_distilled_student_is_flagged_with_its_teacher(stamped, kd_student_model, tmp_path):
+    # The teacher's tokenizer, another architecture: no weights to compare, but the two next-token
+    # distributions can be set side by side, and the student reproduces its teacher's.
+    result = run_cli("whois", str(kd_student_model), "--registry", stamped["founders"], "--json",
+                     "--fail-on-undocumented")
+    assert result.returncode == 3, result.stderr
+    report = json.loads(result.stdout)
+    by_model = {n["model"]: n for n in report["neighbors"]}
+    assert [n["model"] for n in report["undocumented"]] == ["kitchen-base"]
+    teacher, twin = by_model["kitchen-base"], by_model["kitchen-twin"]
+    assert teacher["verdict"] == "undocumented-parent" and teacher["weights_unshareable"] == "another architecture or size"
+    # kitchen-base's same-data twin behaves alike but its distributions are its own.
+    assert twin["verdict"] == "unrelated" and twin["divergence"] > 2 * teacher["divergence"]
+    assert by_model["machines-base"]["divergence"] is None  # another tokenizer: nothing to set side by side
+    assert report["distilled_calibration"]["feature"] == "log divergence"
+
+    table = run_cli("whois", str(kd_student_model), "--registry", stamped["founders"])
+    assert table.returncode == 0, table.stderr
+    assert "another architecture or size; divergence" in table.stdout and "divergence: of the next-token" in table.stdout
+    (tmp_path / "report.json").write_text(result.stdout)
+    summary = run_cli("whois-summary", str(tmp_path / "report.json"))
+    assert summary.returncode == 0 and "divergence" in summary.stdout
+
+
+def test_divergence_needs_a_shared_tokenizer(tails):
+    base = tails["kitchen-base"]
+    assert base.divergence(base) == pytest.approx(0.0, abs=1e-9)
+    assert base.divergence(tails["kitchen-ft"]) > 0
+    assert base.divergence(tails["machines-base"]) is None

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from .whois_cmd import weights_text
+
 FLAGGED_MARK = "⚠️ "
 REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
@@ -65,7 +67,7 @@ def _whois_section(report: dict) -> list[str]:
     lines = [f"**whois** `{_short(report.get('revision'))}` · spec `{report.get('spec', '?')}` · "
              f"DNA from {report.get('dna_source', '?')} · registry `{report.get('registry', '?')}`", "",
              f"Declared base model(s): {declared}", ""]
-    rows = [[_model(n["model"]), _number(n.get("distance")), _weights(n), _number(n.get("phrases"), 3),
+    rows = [[_model(n["model"]), _number(n.get("distance")), weights_text(n), _number(n.get("phrases"), 3),
              _number(n.get("score")), _verdict(n.get("verdict")), n.get("created_at")]
             for n in report.get("neighbors", [])]
     headers = ["model", "distance", "weights", "phrases", "score", "verdict", "created"]
@@ -73,12 +75,6 @@ def _whois_section(report: dict) -> list[str]:
     status = f"**{len(flagged)} undocumented relative(s).**" if flagged else "**Nothing flagged.**"
     notes = [f"- {_cell(note)}" for note in report.get("notes") or []]
     return lines + ["", f"{status} {report.get('conclusion', '')}".rstrip()] + (["", "Notes:", *notes] if notes else [])
-
-
-def _weights(neighbour: dict) -> str:
-    from .whois_cmd import weights_text
-
-    return weights_text(neighbour.get("weights_unshareable"), neighbour.get("similarity"), neighbour.get("inherited"))
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:

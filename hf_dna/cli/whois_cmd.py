@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -32,8 +33,10 @@ def whois(model: str, registry: str | None, top_k: int, model_id: str | None, re
     related (same family as a flagged model), declared-but-distant, unrelated.
 
     Where MODEL and a neighbour share tokenizer and shapes, the inheritance check decides
-    "related" (does it carry the neighbour's weights, or only behave alike?); it uses the
-    registry's records and may load MODEL once when the registry has none of it.
+    "related" (does it carry the neighbour's weights, or only behave alike?); where they share
+    only the tokenizer, the divergence of their next-token distributions does (a logit-distilled
+    student). Both use the registry's records and may load MODEL once when the registry has
+    none of it.
 
     Example: hf-dna whois my-org/my-model --registry hf://datasets/my-org/dna-registry --fail-on-undocumented
     """
@@ -63,6 +66,10 @@ def _print_report(report) -> None:
         click.echo(f"weights: the inheritance check (tail similarity; inherited above "
                    f"{1 - report.inheritance.boundary:.3f}, then it decides the score); models that cannot share "
                    f"weights are related only below distance {max(report.unshared.boundary, 0):.3f}.")
+    if report.distilled is not None and any(c.divergence is not None for c in report.neighbors):
+        click.echo(f"divergence: of the next-token distributions, for a shared tokenizer but another architecture "
+                   f"or size; below {math.exp(report.distilled.boundary):.3f} it decides the score (a logit-distilled "
+                   f"student and its teacher).")
     if any(c.phrases is not None for c in report.neighbors):
         click.echo("phrases: shared characteristic phrases in the probe answers (0-1); they order the models "
                    "not found related, a distilled model's teacher first.")
@@ -71,20 +78,23 @@ def _print_report(report) -> None:
 
 def neighbour_table(report, created: bool = False) -> str:
     """The neighbours as a text table (also the demo's)."""
-    rows = [[c.model, c.distance, weights_text(c.unshareable, c.similarity, c.inherited) or "-",
+    rows = [[c.model, c.distance, weights_text(c.to_dict()) or "-",
              "-" if c.phrases is None else f"{c.phrases:.3f}", c.score, c.verdict]
             + ([c.created_at] if created else []) for c in report.neighbors]
     return output.table(["model", "distance", "weights", "phrases", "score", "verdict"] + (["created"] if created else []),
                         rows)
 
 
-def weights_text(unshareable: str | None, similarity: float | None, inherited: bool | None) -> str:
-    """The inheritance check's finding in words (also the job summary's); "" when it did not run."""
-    if unshareable:
-        return unshareable
-    if similarity is None:
+def weights_text(neighbour: dict) -> str:
+    """The inheritance check's finding on one neighbour (`Candidate.to_dict()`) in words (also
+    the job summary's); "" when it did not run."""
+    if neighbour.get("divergence") is not None:
+        return f"{neighbour['weights_unshareable']}; divergence {neighbour['divergence']:.3f}"
+    if neighbour.get("weights_unshareable"):
+        return neighbour["weights_unshareable"]
+    if neighbour.get("similarity") is None:
         return ""
-    return f"{'inherited' if inherited else 'own'} {similarity:.3f}"
+    return f"{'inherited' if neighbour.get('inherited') else 'own'} {neighbour['similarity']:.3f}"
 
 
 COMMANDS = (whois,)
