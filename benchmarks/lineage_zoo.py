@@ -3,8 +3,10 @@
 Four founders (GPT-2 and Llama, BPE and Unigram tokenizers), each trained on its own text.
 Per family, in the registry (stamped with declared lineage): the founder, two fine-tunes and
 a same-data twin. Queried with nothing declared: a grandchild, a merge of the two
-fine-tunes, a float16 copy, a distilled student of another architecture, a third fine-tune,
-and a second same-data twin (whose only "relatives" are twins: nothing may be flagged).
+fine-tunes, a float16 copy, a distilled student of another architecture (its own tokenizer,
+trained on the teacher's sampled text), a logit-distilled student of another architecture
+(the teacher's tokenizer), a third fine-tune, a second same-data twin and a same-data model
+of another architecture (whose only "relatives" are same-data models: nothing may be flagged).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ The record (`Tail`): at the first `positions` positions of fixed texts (the bund
 strings), the log-probabilities of a fixed sample of the vocabulary, stored as float16.
 Two records are comparable only when the models share the tokenizer (same vocabulary) and the
 weight shapes (same architecture and size): a fine-tune, a merge or a half-precision copy does;
-a distilled student of another size does not, and is left to the DNA.
+a distilled student of another size does not (see below).
 
 The comparison: each matrix (positions x tokens) is double-centred (removing each position's
 normaliser and each token's overall frequency) and its `remove_directions` strongest singular

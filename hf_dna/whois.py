@@ -201,6 +201,11 @@ def _twin_notes(candidates: list[Candidate], calibration: Calibration) -> list[s
             notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but does not carry its "
                          f"weights (inheritance similarity {c.similarity:.3f}): similar data from another "
                          "initialisation, or a fine-tune so long that the parent's imprint is gone; not flagged.")
+        elif c.divergence is not None:
+            notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) and shares its tokenizer, "
+                         f"but its next-token distributions differ (divergence {c.divergence:.3f}): not a "
+                         "logit-distilled student or teacher that learnt the other, so it is not flagged; similar "
+                         "training data looks like this.")
         elif c.unshareable:
             notes.append(f"{c.model} behaves like this model (DNA distance {c.distance:.3f}) but has {c.unshareable}: "
                          "it cannot be a fine-tune, and behaving alike across tokenizers mostly means similar "

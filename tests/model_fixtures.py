@@ -92,11 +92,15 @@ STUDENT = Recipe("kitchen-student", kind="distill", corpus="kitchen", parent="ki
                  arch="llama", seed=4)
 
 
+def _built_from_kitchen_base(zoo, tmp_path_factory, recipe: Recipe) -> Path:
+    root = tmp_path_factory.mktemp(recipe.name)
+    shutil.copytree(zoo["kitchen-base"], root / "kitchen-base")  # reused by build (same recipe): not retrained
+    return build((TEST_FAMILY[0], recipe), root)[recipe.name]
+
+
 @pytest.fixture(scope="session")
 def student_model(zoo, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("student")
-    shutil.copytree(zoo["kitchen-base"], root / "kitchen-base")  # reused by build (same recipe): not retrained
-    return build((TEST_FAMILY[0], STUDENT), root)["kitchen-student"]
+    return _built_from_kitchen_base(zoo, tmp_path_factory, STUDENT)
 
 
 # A logit-distilled student of kitchen-base: another architecture with the teacher's tokenizer,
@@ -110,9 +114,7 @@ KD_STUDENT = Recipe("kitchen-kd", kind="distill-logits", corpus="kitchen", paren
 
 @pytest.fixture(scope="session")
 def kd_student_model(zoo, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("kd-student")
-    shutil.copytree(zoo["kitchen-base"], root / "kitchen-base")  # reused by build (same recipe): not retrained
-    return build((TEST_FAMILY[0], KD_STUDENT), root)["kitchen-kd"]
+    return _built_from_kitchen_base(zoo, tmp_path_factory, KD_STUDENT)
 
 
 @pytest.fixture(scope="session")

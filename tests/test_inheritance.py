@@ -269,6 +269,7 @@ def test_a_logit_distilled_student_is_flagged_with_its_teacher(stamped, kd_stude
     assert teacher["verdict"] == "undocumented-parent" and teacher["weights_unshareable"] == "another architecture or size"
     # kitchen-base's same-data twin behaves alike but its distributions are its own.
     assert twin["verdict"] == "unrelated" and twin["divergence"] > 2 * teacher["divergence"]
+    assert any("kitchen-twin behaves like this model" in n and "shares its tokenizer" in n for n in report["notes"])
     assert by_model["machines-base"]["divergence"] is None  # another tokenizer: nothing to set side by side
     assert report["distilled_calibration"]["feature"] == "log divergence"
 

@@ -72,7 +72,7 @@ def test_json_shape_and_exit_codes(model_copy, family_registry, family_dnas):
     data = json.loads(flagged.stdout)
     assert {"model", "revision", "spec", "declared_parents", "neighbors", "undocumented"} <= set(data)
     assert set(data["neighbors"][0]) == {"model", "revision", "distance", "score", "verdict", "created_at",
-                                         "similarity", "inherited", "weights_unshareable", "phrases"}
+                                         "similarity", "inherited", "weights_unshareable", "divergence", "phrases"}
     assert [n["model"] for n in data["undocumented"]] == ["kitchen-base"]
     # The DNA whois used (here computed), as the card block writes it: a CI job can record it.
     assert data["dna_source"] == "computed"
