@@ -11,7 +11,6 @@ others are reported as `related`.
 from __future__ import annotations
 
 import math
-
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal

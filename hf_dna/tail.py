@@ -26,7 +26,8 @@ Models that share the tokenizer but not the shapes cannot share weights, but one
 was from GPT-2): such a student reproduces its teacher's whole distribution, so their records
 are compared directly, by the divergence of the two next-token distributions. Models trained
 on the same data from scratch agree on the likeliest tokens but not on the rest: on the zoo
-no unrelated pair came within 3 times a fitted student's divergence from its teacher.
+the students that learnt their teachers sat at 0.07-0.18 from them, no unrelated pair nearer
+than 0.38 (benchmarks/RESULTS.md).
 
 The record also keeps the model's greedy probe answers (the DNA's own), so that `whois` can
 score shared phrases (hf_dna.phrases) from the same per-model file: the registry's evidence
@@ -99,7 +100,6 @@ class Tail:
         if self.comparable(other) is not None:
             return None
         return float(np.sum(self._residual_unit * other._residual_unit))
-
 
     def divergence(self, other: "Tail") -> float | None:
         """How far apart the two models' next-token distributions are, where they share the
