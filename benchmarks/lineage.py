@@ -183,19 +183,20 @@ def inheritance_calibration(members, tails) -> dict:
 
 
 def unshared_calibration(members, dnas, tails) -> dict:
-    """P(related | DNA distance) for pairs that cannot share weights (another tokenizer or
-    shapes, by their records): the zoo's teacher-student pairs against the other such pairs."""
+    """P(related | DNA distance) for pairs with another tokenizer (by their records): the zoo's
+    teacher-student pairs against the other such pairs. Pairs that share the tokenizer but not
+    the shapes are read by their next-token divergence instead (`distilled_calibration`)."""
     import numpy as np
 
     from hf_dna.calibration import fit
-    from hf_dna.tail import UNSHAREABLE
+    from hf_dna.tail import ANOTHER_TOKENIZER
 
     parents = {m.recipe.name: m.true_parents for m in members}
     positive, negative = [], []
     names = sorted(tails)
     for i, a in enumerate(names):
         for b in names[:i]:
-            if tails[a].comparable(tails[b]) in UNSHAREABLE:
+            if tails[a].comparable(tails[b]) == ANOTHER_TOKENIZER:
                 related = a in ancestors(b, parents) or b in ancestors(a, parents)
                 (positive if related else negative).append(dnas[a].distance(dnas[b]))
     # The zoo has 4 students. Unbalanced: among models that cannot share weights a relation is
@@ -206,7 +207,7 @@ def unshared_calibration(members, dnas, tails) -> dict:
           f"({len(positive)} / {len(negative)} pairs); P = 0.5 at {cal.boundary:.3f}", file=sys.stderr)
     return {"intercept": cal.intercept, "slope": cal.slope,
             "fitted_on": f"benchmarks/lineage.py zoo: {len(positive)} related / {len(negative)} other pairs "
-                         "that cannot share weights"}
+                         "with another tokenizer"}
 
 
 DISTILLED_FALSE_FLAG_RATE = 0.001  # of unrelated pairs sharing a tokenizer that the `distilled` boundary lets in
