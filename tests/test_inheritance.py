@@ -266,7 +266,8 @@ def test_a_logit_distilled_student_is_flagged_with_its_teacher(stamped, kd_stude
     by_model = {n["model"]: n for n in report["neighbors"]}
     assert [n["model"] for n in report["undocumented"]] == ["kitchen-base"]
     teacher, twin = by_model["kitchen-base"], by_model["kitchen-twin"]
-    assert teacher["verdict"] == "undocumented-parent" and teacher["weights_unshareable"] == "another architecture or size"
+    assert teacher["verdict"] == "undocumented-parent"
+    assert teacher["weights_unshareable"] == "another architecture or size"
     # kitchen-base's same-data twin behaves alike but its distributions are its own.
     assert twin["verdict"] == "unrelated" and twin["divergence"] > 2 * teacher["divergence"]
     assert any("kitchen-twin behaves like this model" in n and "shares its tokenizer" in n for n in report["notes"])
@@ -275,7 +276,8 @@ def test_a_logit_distilled_student_is_flagged_with_its_teacher(stamped, kd_stude
 
     table = run_cli("whois", str(kd_student_model), "--registry", stamped["founders"])
     assert table.returncode == 0, table.stderr
-    assert "another architecture or size; divergence" in table.stdout and "divergence: of the next-token" in table.stdout
+    assert "another architecture or size; divergence" in table.stdout
+    assert "divergence: of the next-token" in table.stdout
     (tmp_path / "report.json").write_text(result.stdout)
     summary = run_cli("whois-summary", str(tmp_path / "report.json"))
     assert summary.returncode == 0 and "divergence" in summary.stdout

@@ -22,8 +22,8 @@ EXIT_UNDOCUMENTED = 3
 @click.option("--recompute", is_flag=True, help="Compute the DNA even if the card or registry has a current one.")
 @click.option("--fail-on-undocumented", is_flag=True, help="Exit with code 3 when an undocumented relative is found.")
 @click.option("--no-inheritance", "no_inheritance", is_flag=True,
-              help="Skip the checks that read the registry's records, inheritance and shared phrases (verdicts "
-                   "and order from the DNA alone; the model is never loaded for them).")
+              help="Skip the checks that read the registry's records: inheritance, divergence and shared phrases "
+                   "(verdicts and order from the DNA alone; the model is never loaded for them).")
 @json_option
 def whois(model: str, registry: str | None, top_k: int, model_id: str | None, recompute: bool,
           fail_on_undocumented: bool, no_inheritance: bool, as_json: bool, **params) -> None:
