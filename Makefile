@@ -19,13 +19,11 @@ test: $(VENV)/.installed
 
 setup: $(VENV)/.installed
 
-# --no-compile: Python compiles each module on its first import instead of pip compiling every
-# file of every package (torch alone has thousands); that halves the set-up time here.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile --upgrade pip
-	$(BIN)/python -m pip install -q --no-compile "$(TORCH)"
-	$(BIN)/python -m pip install -q --no-compile -e ".[test]"
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
 clean:
