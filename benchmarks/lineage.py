@@ -241,9 +241,10 @@ def distilled_calibration(members, tails) -> dict:
     # Fitted on the unrelated pairs alone. A logistic regression on both classes is pulled about
     # by the students that did not learn their teachers (they sit as far as strangers): on zoo 3
     # its boundary fell at 0.75 with a 50/50 prior (past the same-data models) and at 0.12 with
-    # the pairs' own (between the two students that did learn). Instead: a normal fit to the unrelated
-    # pairs' log divergences (a ratio scale: they span two orders of magnitude), P = 0.5 where
-    # one unrelated pair in a thousand would fall, and the logistic of the same spread.
+    # the pairs' own (between the two students that did learn). Instead: a normal fit to the
+    # unrelated pairs' log divergences (a ratio scale: they span two orders of magnitude),
+    # P = 0.5 where one unrelated pair in a thousand would fall, and the logistic of the same
+    # spread.
     logs = np.log(negative)
     mean, spread = float(logs.mean()), float(logs.std(ddof=1))
     boundary = mean + float(norm.ppf(DISTILLED_FALSE_FLAG_RATE)) * spread

@@ -77,14 +77,9 @@ def new_model(arch: Arch, vocab_size: int, width: int = 96, layers: int = 3, see
 def train(model, tokenizer, text: str, steps: int, *, lr: float = 3e-3, seed: int = 0,
           batch: int = 16, seq: int = 64):
     """Next-token training on random windows of `text` (seq2seq: first half -> second half)."""
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # dropout draws from the global generator: seed it, or rebuilds differ
-    ids = torch.tensor(token_stream(tokenizer, text), dtype=torch.long)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
-    for _ in range(steps):
-        starts = torch.randint(0, len(ids) - seq - 1, (batch,), generator=generator)
-        windows = torch.stack([ids[s:s + seq] for s in starts.tolist()])
+    for windows in training_windows(tokenizer, text, steps, seed=seed, batch=batch, seq=seq):
         if model.config.is_encoder_decoder:
             half = seq // 2
             loss = model(input_ids=windows[:, :half].contiguous(), labels=windows[:, half:].contiguous()).loss
@@ -94,6 +89,16 @@ def train(model, tokenizer, text: str, steps: int, *, lr: float = 3e-3, seed: in
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+def training_windows(tokenizer, text: str, steps: int, *, seed: int, batch: int, seq: int):
+    """`steps` batches of random `seq`-token windows of `text`, seeded."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # dropout draws from the global generator: seed it, or rebuilds differ
+    ids = torch.tensor(token_stream(tokenizer, text), dtype=torch.long)
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - seq - 1, (batch,), generator=generator)
+        yield torch.stack([ids[s:s + seq] for s in starts.tolist()])
 
 
 def token_stream(tokenizer, text: str) -> list[int]:
@@ -233,15 +238,10 @@ def distill_logits(student, teacher, tokenizer, text: str, steps: int, *, lr: fl
     distributions (KL divergence at `temperature`, scaled by its square as in Hinton et al.)."""
     import torch.nn.functional as F
 
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    ids = torch.tensor(token_stream(tokenizer, text), dtype=torch.long)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
     teacher.eval()
     student.train()
-    for _ in range(steps):
-        starts = torch.randint(0, len(ids) - seq - 1, (batch,), generator=generator)
-        windows = torch.stack([ids[s:s + seq] for s in starts.tolist()])
+    for windows in training_windows(tokenizer, text, steps, seed=seed, batch=batch, seq=seq):
         with torch.no_grad():
             target = F.log_softmax(teacher(input_ids=windows).logits / temperature, dim=-1)
         predicted = F.log_softmax(student(input_ids=windows).logits / temperature, dim=-1)
